@@ -1,0 +1,214 @@
+package dev.edgepack.demo;
+
+import android.content.ActivityNotFoundException;
+import android.content.Intent;
+import android.net.Uri;
+import android.os.Bundle;
+import android.util.TypedValue;
+import android.view.View;
+import android.widget.Button;
+import android.widget.ImageView;
+import android.widget.LinearLayout;
+import android.widget.ProgressBar;
+import android.widget.TextView;
+import android.widget.Toast;
+import androidx.activity.EdgeToEdge;
+import androidx.activity.result.ActivityResultLauncher;
+import androidx.activity.result.PickVisualMediaRequest;
+import androidx.activity.result.contract.ActivityResultContracts;
+import androidx.appcompat.app.AppCompatActivity;
+import androidx.core.content.ContextCompat;
+import androidx.core.content.FileProvider;
+import androidx.lifecycle.ViewModelProvider;
+import dev.edgepack.demo.core.Prediction;
+import java.io.File;
+
+/**
+ * Main screen: shows the model's manifest summary, takes a photo or picks an image, and lists the
+ * top-5 classes with probabilities and the inference time.
+ */
+public class MainActivity extends AppCompatActivity {
+  private static final String STATE_PHOTO_URI = "photo_uri";
+
+  private MainViewModel viewModel;
+  private Uri pendingPhotoUri;
+
+  private TextView modelInfo;
+  private TextView modelMessage;
+  private Button takePhoto;
+  private Button pickImage;
+  private ProgressBar busy;
+  private ImageView image;
+  private TextView status;
+  private LinearLayout results;
+  private TextView resultNote;
+  private TextView timing;
+
+  private final ActivityResultLauncher<Uri> takePictureLauncher =
+      registerForActivityResult(
+          new ActivityResultContracts.TakePicture(),
+          saved -> {
+            if (Boolean.TRUE.equals(saved) && pendingPhotoUri != null) {
+              viewModel.classify(pendingPhotoUri);
+            }
+          });
+
+  private final ActivityResultLauncher<PickVisualMediaRequest> pickImageLauncher =
+      registerForActivityResult(
+          new ActivityResultContracts.PickVisualMedia(),
+          uri -> {
+            if (uri != null) {
+              viewModel.classify(uri);
+            }
+          });
+
+  @Override
+  protected void onCreate(Bundle savedInstanceState) {
+    EdgeToEdge.enable(this);
+    super.onCreate(savedInstanceState);
+    setContentView(R.layout.activity_main);
+    SystemBars.padForSystemBars(findViewById(R.id.root));
+
+    if (savedInstanceState != null) {
+      String saved = savedInstanceState.getString(STATE_PHOTO_URI);
+      pendingPhotoUri = saved == null ? null : Uri.parse(saved);
+    }
+
+    modelInfo = findViewById(R.id.model_info);
+    modelMessage = findViewById(R.id.model_message);
+    takePhoto = findViewById(R.id.take_photo);
+    pickImage = findViewById(R.id.pick_image);
+    busy = findViewById(R.id.busy);
+    image = findViewById(R.id.image);
+    status = findViewById(R.id.status);
+    results = findViewById(R.id.results);
+    resultNote = findViewById(R.id.result_note);
+    timing = findViewById(R.id.timing);
+
+    takePhoto.setOnClickListener(v -> launchCamera());
+    pickImage.setOnClickListener(
+        v ->
+            pickImageLauncher.launch(
+                new PickVisualMediaRequest.Builder()
+                    .setMediaType(ActivityResultContracts.PickVisualMedia.ImageOnly.INSTANCE)
+                    .build()));
+    findViewById(R.id.open_benchmark)
+        .setOnClickListener(v -> startActivity(new Intent(this, BenchmarkActivity.class)));
+
+    viewModel = new ViewModelProvider(this).get(MainViewModel.class);
+    viewModel.modelState().observe(this, this::renderModel);
+    viewModel.resultState().observe(this, this::renderResult);
+  }
+
+  @Override
+  protected void onSaveInstanceState(Bundle outState) {
+    super.onSaveInstanceState(outState);
+    if (pendingPhotoUri != null) {
+      outState.putString(STATE_PHOTO_URI, pendingPhotoUri.toString());
+    }
+  }
+
+  private void launchCamera() {
+    File dir = new File(getCacheDir(), "camera");
+    if (!dir.isDirectory() && !dir.mkdirs()) {
+      Toast.makeText(this, "Cannot create " + dir, Toast.LENGTH_LONG).show();
+      return;
+    }
+    File photo = new File(dir, "photo.jpg");
+    pendingPhotoUri = FileProvider.getUriForFile(this, getPackageName() + ".fileprovider", photo);
+    try {
+      takePictureLauncher.launch(pendingPhotoUri);
+    } catch (ActivityNotFoundException e) {
+      Toast.makeText(this, R.string.no_camera_app, Toast.LENGTH_LONG).show();
+    }
+  }
+
+  private void renderModel(MainViewModel.ModelState s) {
+    MainViewModel.ResultState rs = viewModel.resultState().getValue();
+    boolean enabled = s.ready && (rs == null || !rs.busy);
+    takePhoto.setEnabled(enabled);
+    pickImage.setEnabled(enabled);
+    if (s.loading) {
+      modelInfo.setText(R.string.loading_model);
+      modelMessage.setVisibility(View.GONE);
+      return;
+    }
+    if (s.error != null) {
+      modelInfo.setText("");
+      modelInfo.setVisibility(View.GONE);
+      showMessage(s.error, R.color.error_text);
+      status.setVisibility(View.GONE);
+      return;
+    }
+    modelInfo.setVisibility(View.VISIBLE);
+    modelInfo.setText(s.summary);
+    if (s.note != null) {
+      showMessage(s.note, R.color.note_text);
+    } else {
+      modelMessage.setVisibility(View.GONE);
+    }
+  }
+
+  private void showMessage(String text, int colorRes) {
+    modelMessage.setText(text);
+    modelMessage.setTextColor(ContextCompat.getColor(this, colorRes));
+    modelMessage.setVisibility(View.VISIBLE);
+  }
+
+  private void renderResult(MainViewModel.ResultState s) {
+    busy.setVisibility(s.busy ? View.VISIBLE : View.GONE);
+    MainViewModel.ModelState ms = viewModel.modelState().getValue();
+    boolean ready = ms != null && ms.ready;
+    takePhoto.setEnabled(ready && !s.busy);
+    pickImage.setEnabled(ready && !s.busy);
+
+    if (s.image != null) {
+      image.setImageBitmap(s.image);
+      image.setVisibility(View.VISIBLE);
+    } else if (!s.busy) {
+      image.setImageDrawable(null);
+      image.setVisibility(View.GONE);
+    }
+
+    results.removeAllViews();
+    if (s.busy) {
+      status.setText(R.string.classifying);
+      status.setTextColor(modelInfo.getCurrentTextColor());
+    } else if (s.error != null) {
+      status.setText(s.error);
+      status.setTextColor(ContextCompat.getColor(this, R.color.error_text));
+    } else if (s.top.isEmpty()) {
+      status.setText(R.string.pick_prompt);
+      status.setTextColor(modelInfo.getCurrentTextColor());
+    } else {
+      status.setText("");
+      for (Prediction p : s.top) {
+        addResultRow(p);
+      }
+    }
+    if (!s.busy && s.note != null) {
+      resultNote.setText(s.note);
+      resultNote.setVisibility(View.VISIBLE);
+    } else {
+      resultNote.setVisibility(View.GONE);
+    }
+    timing.setText(s.timing == null ? "" : s.timing);
+  }
+
+  private void addResultRow(Prediction p) {
+    TextView label = new TextView(this);
+    label.setText(p.format());
+    label.setTextSize(TypedValue.COMPLEX_UNIT_SP, 16);
+    results.addView(label);
+
+    ProgressBar bar = new ProgressBar(this, null, android.R.attr.progressBarStyleHorizontal);
+    bar.setMax(1000);
+    float prob = Float.isNaN(p.getProbability()) ? 0f : p.getProbability();
+    bar.setProgress(Math.round(Math.max(0f, Math.min(1f, prob)) * 1000));
+    LinearLayout.LayoutParams lp =
+        new LinearLayout.LayoutParams(
+            LinearLayout.LayoutParams.MATCH_PARENT, LinearLayout.LayoutParams.WRAP_CONTENT);
+    lp.bottomMargin = Math.round(6 * getResources().getDisplayMetrics().density);
+    results.addView(bar, lp);
+  }
+}

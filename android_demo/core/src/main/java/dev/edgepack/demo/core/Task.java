@@ -1,0 +1,26 @@
+package dev.edgepack.demo.core;
+
+/** The manifest's {@code task}: how the class scores relate to each other. */
+public enum Task {
+  /** One class per image; probabilities sum to 1 (softmax). */
+  MULTICLASS("multiclass", "softmax"),
+  /** Independent yes/no per class (sigmoid); probabilities do not sum to 1. */
+  MULTILABEL("multilabel", "sigmoid");
+
+  public final String jsonName;
+  /** The activation that turns this task's logits into probabilities. */
+  public final String activation;
+
+  Task(String jsonName, String activation) {
+    this.jsonName = jsonName;
+    this.activation = activation;
+  }
+
+  /** The task for a manifest value, or null when unknown. */
+  public static Task fromJson(String name) {
+    for (Task t : values()) {
+      if (t.jsonName.equals(name)) return t;
+    }
+    return null;
+  }
+}

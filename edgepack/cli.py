@@ -1,0 +1,198 @@
+"""The `edgepack` command line: a thin Click layer over the library functions.
+
+Exit codes (DESIGN.md): 0 success, 1 validation failed (nothing written), 2 usage or input error
+with a one-line reason. `--json` prints exactly one JSON document on stdout; progress goes to
+stderr.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Optional
+
+import click
+
+from .errors import EdgepackError
+
+
+def _fail(exc: EdgepackError) -> None:
+    click.echo(f"edgepack: error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _floats(value: Optional[str], name: str, count: int = 3):
+    if value is None:
+        return None
+    try:
+        numbers = [float(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        raise click.BadParameter(f"expected {count} numbers, got '{value}'", param_hint=name) from None
+    if len(numbers) != count:
+        raise click.BadParameter(f"expected {count} numbers, got {len(numbers)}", param_hint=name)
+    return numbers
+
+
+def _image_size(value: Optional[str]):
+    if value is None:
+        return None
+    try:
+        parts = [int(v) for v in value.lower().replace("x", " ").replace(",", " ").split()]
+    except ValueError:
+        raise click.BadParameter(f"expected N or HxW, got '{value}'", param_hint="--image-size") from None
+    if len(parts) not in (1, 2):
+        raise click.BadParameter(f"expected N or HxW, got '{value}'", param_hint="--image-size")
+    return parts
+
+
+def _print_json(doc) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgepack")
+def main():
+    """Package trained image classifiers into validated PyTorch Lite-interpreter (.ptl) files."""
+
+
+@main.command()
+@click.argument("source")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .ptl (default: SOURCE name + .ptl).")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--weights", type=click.Path(), help="Weights for timm:NAME (state dict, .safetensors or checkpoint).")
+@click.option("--arch", help="timm architecture of a plain state-dict SOURCE.")
+@click.option("--num-classes", type=click.IntRange(1), help="Class count (default: read from the weights).")
+@click.option("--model-class", help="LightningModule of a checkpoint, as pkg.module:Class.")
+@click.option("--trust-checkpoint", is_flag=True,
+              help="Fully unpickle the checkpoint. Runs code inside it: only for files you trust.")
+@click.option("--labels", "labels_file", type=click.Path(), help="Label file, one per line.")
+@click.option("--method", type=click.Choice(["trace", "script"]), default="trace", show_default=True,
+              help="How the network becomes TorchScript (preprocessing is always scripted).")
+@click.option("--input", "input_kind", type=click.Choice(["rgb", "rgba", "float"]), default="rgb", show_default=True,
+              help="rgb/rgba: uint8 [H,W,3|4] frame in, preprocessing bundled (both accept 3 or 4 channels); "
+                   "float: normalised [N,3,S,S] in.")
+@click.option("--output-kind", "--output-type", "output_kind", type=click.Choice(["probabilities", "logits"]),
+              default="probabilities", show_default=True, help="Softmax/sigmoid inside the file, or raw logits.")
+@click.option("--image-size", help="Network input size: N or HxW (default: the model's data config).")
+@click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "nearest"]))
+@click.option("--crop-pct", type=click.FloatRange(0.05, 2.0))
+@click.option("--crop-mode", type=click.Choice(["center", "squash", "border"]))
+@click.option("--mean", help="Normalisation mean, 3 numbers (R G B, 0..1 scale).")
+@click.option("--std", help="Normalisation std, 3 numbers.")
+@click.option("--channels-last/--no-channels-last", default=None,
+              help="Hand the network channels-last tensors (default: on with XNNPACK).")
+@click.option("--quantize", type=click.Choice(["dynamic", "static"]), is_flag=False, flag_value="dynamic",
+              default=None, help="int8 quantization; --quantize alone means dynamic.")
+@click.option("--calib", type=click.Path(), help="Calibration images for --quantize=static.")
+@click.option("--calib-count", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--target", type=click.Choice(["mobile", "x86"]), default="mobile", show_default=True,
+              help="Quantization engine of the device: mobile=qnnpack, x86=x86/fbgemm.")
+@click.option("--optimize", type=click.Choice(["auto", "xnnpack", "portable", "none"]), default="auto",
+              show_default=True, help="auto: optimize_for_mobile where torch has XNNPACK, else portable passes.")
+@click.option("--no-optimize", is_flag=True, help="Same as --optimize none.")
+@click.option("--bytecode-version", type=int, help="Write this bytecode version (backport).")
+@click.option("--runtime", help="Target lite runtime release, e.g. 2.1 (sets --bytecode-version).")
+@click.option("--val", type=click.Path(), help="Validation images (ImageFolder layout gives accuracy).")
+@click.option("--val-count", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--rtol", type=float, default=1e-3, show_default=True,
+              help="Float builds: max error relative to the largest output.")
+@click.option("--min-agreement", type=float, default=0.98, show_default=True,
+              help="Quantized builds: minimum top-1 agreement with the float model.")
+@click.option("--accept-mismatch", is_flag=True, help="Keep the file even when validation fails.")
+@click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
+@click.option("--ops-yaml", type=click.Path(dir_okay=False), help="Write the root operator list for a selective build.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+def build(source, output, force, weights, arch, num_classes, model_class, trust_checkpoint, labels_file, method,
+          input_kind, output_kind, image_size, interpolation, crop_pct, crop_mode, mean, std, channels_last,
+          quantize, calib, calib_count, target, optimize, no_optimize, bytecode_version, runtime, val, val_count,
+          rtol, min_agreement, accept_mismatch, max_pixels, ops_yaml, as_json):
+    """Build a validated .ptl from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
+    from .package import BuildOptions, build as build_ptl
+
+    try:
+        if runtime is not None:
+            from .compat import max_bytecode_for_runtime
+
+            limit = max_bytecode_for_runtime(runtime)
+            bytecode_version = min(bytecode_version or limit, limit)
+        opts = BuildOptions(
+            output=output, force=force, weights=weights, arch=arch, num_classes=num_classes,
+            model_class=model_class, trust_checkpoint=trust_checkpoint, labels_file=labels_file, method=method,
+            input=input_kind, output_kind=output_kind, image_size=_image_size(image_size),
+            interpolation=interpolation, crop_pct=crop_pct, crop_mode=crop_mode, mean=_floats(mean, "--mean"),
+            std=_floats(std, "--std"), channels_last=channels_last, quantize=quantize, calib=calib,
+            calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
+            bytecode_version=bytecode_version, val=val, val_count=val_count, rtol=rtol,
+            min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
+        )
+        result = build_ptl(source, opts)
+        if ops_yaml:
+            from .inspect import write_ops_yaml
+
+            write_ops_yaml(result.output, ops_yaml)
+    except EdgepackError as exc:
+        _fail(exc)
+    for note in result.notes:
+        click.echo(f"  note: {note}", err=True)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        click.echo(result.output)
+    if result.accepted_mismatch:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--top-k", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def predict(model, images, top_k, max_pixels, as_json):
+    """Run IMAGES through MODEL.ptl with the lite interpreter and print the top-k labels."""
+    from .predict import Predictor
+
+    try:
+        predictor = Predictor(model)
+    except EdgepackError as exc:
+        _fail(exc)
+    results, failed = [], 0
+    for path in images:
+        try:
+            results.append(predictor.predict_file(path, top_k=top_k, max_pixels=max_pixels))
+        except EdgepackError as exc:
+            failed += 1
+            results.append({"image": path, "error": str(exc)})
+            click.echo(f"edgepack: error: {exc}", err=True)
+    if as_json:
+        _print_json({"model": model, "results": results})
+    else:
+        for res in results:
+            if "error" in res:
+                continue
+            click.echo(res["image"])
+            for item in res["top_k"]:
+                click.echo(f"  {item['probability']:7.2%}  {item['label']}")
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+def inspect(model, as_json):
+    """Show a .ptl's manifest, bytecode version, operators and size."""
+    from .inspect import describe, format_description
+
+    try:
+        info = describe(model)
+    except EdgepackError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(info)
+    else:
+        click.echo(format_description(info))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,85 @@
+"""Mobile graph optimisation, with a portable path where XNNPACK is missing.
+
+`optimize_for_mobile` prepacks convolutions and linears for XNNPACK; torch >= 2.13 x86 wheels are
+built without XNNPACK and hit an internal assert there. We detect the capability instead of
+catching that assert, and otherwise run the XNNPACK-independent rewrites that exist as separate
+passes: freeze (which folds conv+bn, conv+add/mul and inlines constants), dropout removal and
+add+relu fusion.
+
+Optimisation can also change numerics (prepacking on some families, freezing's folding on
+others), so `variants()` yields progressively less aggressive versions; the build keeps the
+first one whose written file validates and records what it dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, List
+
+import torch
+import torch.backends.xnnpack  # noqa: F401  (registers torch.backends.xnnpack)
+from torch.utils.mobile_optimizer import MobileOptimizerType, optimize_for_mobile
+
+OPTIMIZE_MODES = ("auto", "xnnpack", "portable", "none")
+
+
+def xnnpack_available() -> bool:
+    """True when this torch build can run XNNPACK (and hence optimize_for_mobile)."""
+    try:
+        return bool(torch.backends.xnnpack.enabled)
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@dataclass
+class Variant:
+    module: torch.jit.ScriptModule
+    path: str  # "xnnpack", "portable" or "none"
+    dropped: List[str] = field(default_factory=list)  # passes disabled relative to the full path
+    passes: List[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {"path": self.path, "dropped": list(self.dropped), "passes": list(self.passes)}
+
+
+def portable_optimize(module: torch.jit.ScriptModule, fold: bool = True) -> torch.jit.ScriptModule:
+    """Freeze + dropout removal + add/relu fusion; no XNNPACK needed."""
+    frozen = torch.jit.freeze(module.eval(), optimize_numerics=fold)
+    torch._C._jit_pass_remove_dropout(frozen._c)
+    torch._C._jit_pass_fuse_add_relu(frozen.graph)
+    return frozen
+
+
+XNNPACK_PASSES = ["conv_bn_fusion", "insert_fold_prepack_ops", "remove_dropout", "fuse_add_relu",
+                  "hoist_conv_packed_params", "freeze"]
+PORTABLE_PASSES = ["freeze", "fold_conv_bn", "fold_conv_add_mul", "remove_dropout", "fuse_add_relu"]
+
+
+def variants(module: torch.jit.ScriptModule, mode: str = "auto") -> Iterator[Variant]:
+    """Optimised versions of `module`, most aggressive first; the caller validates each.
+
+    The order is also our speed order: XNNPACK prepacking is what makes a mobile CPU fast, folding
+    saves a little, and the unoptimised module is the last resort.
+    """
+    module = module.eval()
+    if mode not in OPTIMIZE_MODES:
+        raise ValueError(f"optimize mode must be one of {OPTIMIZE_MODES}")
+    if mode == "none":
+        yield Variant(module, "none", passes=[])
+        return
+    if mode in ("auto", "xnnpack") and xnnpack_available():
+        prepack = MobileOptimizerType.INSERT_FOLD_PREPACK_OPS
+        conv_bn = MobileOptimizerType.CONV_BN_FUSION
+        yield Variant(optimize_for_mobile(module), "xnnpack", passes=list(XNNPACK_PASSES))
+        yield Variant(optimize_for_mobile(module, {prepack}), "xnnpack", dropped=["insert_fold_prepack_ops"],
+                      passes=[p for p in XNNPACK_PASSES if p != "insert_fold_prepack_ops"])
+        yield Variant(optimize_for_mobile(module, {prepack, conv_bn}), "xnnpack",
+                      dropped=["insert_fold_prepack_ops", "conv_bn_fusion"],
+                      passes=[p for p in XNNPACK_PASSES if p not in ("insert_fold_prepack_ops", "conv_bn_fusion")])
+    elif mode == "xnnpack":
+        raise RuntimeError("this torch build has no XNNPACK, so optimize_for_mobile cannot run")
+    full = [] if mode == "portable" or not xnnpack_available() else ["insert_fold_prepack_ops"]
+    yield Variant(portable_optimize(module, fold=True), "portable", dropped=full, passes=list(PORTABLE_PASSES))
+    yield Variant(portable_optimize(module, fold=False), "portable",
+                  dropped=full + ["fold_conv_bn", "fold_conv_add_mul"],
+                  passes=["freeze", "remove_dropout", "fuse_add_relu"])
+    yield Variant(module, "none", dropped=full + ["all"], passes=[])

@@ -1,0 +1,426 @@
+"""`edgepack build`: source -> validated `.ptl`, as a library function.
+
+Pipeline (DESIGN.md): load -> wrap (preprocess, network, activation) -> [quantize] -> trace or
+script -> optimise -> save to a temporary file -> reload with the lite interpreter -> validate
+against the float model -> write the final file (manifest with the figures) -> rename into place.
+Nothing appears at the output path unless validation passed (or the user accepted a mismatch).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from . import manifest as mf
+from .errors import EdgepackError, ValidationError
+from .export import script_or_trace
+from .images import DEFAULT_MAX_PIXELS, read_image
+from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
+from .pipeline import ImagePipeline, TensorPipeline
+from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig
+from .sources import ModelSource, default_output_name, load_source
+from .validate import Comparison, accuracy, compare, list_images, load_lite, run_all, synthetic_images
+
+INPUT_KINDS = ("rgb", "rgba", "float")
+OUTPUT_KINDS = ("probabilities", "logits")
+TARGETS = {"mobile": "qnnpack", "x86": "x86"}
+
+
+@dataclass
+class BuildOptions:
+    """Every knob of `edgepack build`; the CLI fills this in and calls `build`."""
+
+    output: Optional[str] = None
+    force: bool = False
+    # source
+    weights: Optional[str] = None
+    arch: Optional[str] = None
+    num_classes: Optional[int] = None
+    model_class: Optional[str] = None
+    trust_checkpoint: bool = False
+    labels_file: Optional[str] = None
+    # graph
+    method: str = "trace"
+    input: str = "rgb"
+    output_kind: str = "probabilities"
+    image_size: Optional[Sequence[int]] = None
+    interpolation: Optional[str] = None
+    crop_pct: Optional[float] = None
+    crop_mode: Optional[str] = None
+    mean: Optional[Sequence[float]] = None
+    std: Optional[Sequence[float]] = None
+    channels_last: Optional[bool] = None  # None: on when the XNNPACK path runs
+    # quantization
+    quantize: Optional[str] = None  # None, "dynamic" or "static"
+    calib: Optional[str] = None
+    calib_count: int = 64
+    target: str = "mobile"
+    # optimisation, format
+    optimize: str = "auto"
+    bytecode_version: Optional[int] = None
+    # validation
+    val: Optional[str] = None
+    val_count: int = 64
+    rtol: float = 1e-3
+    min_agreement: float = 0.98
+    accept_mismatch: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def recorded(self) -> dict:
+        """Options that shape the artifact, for the manifest (no paths: they leak user names)."""
+        keep = ("method", "input", "output_kind", "quantize", "target", "optimize", "bytecode_version", "rtol",
+                "min_agreement", "calib_count", "val_count", "channels_last", "num_classes", "arch")
+        out = {k: getattr(self, k) for k in keep}
+        out["calib"] = bool(self.calib)
+        out["val"] = bool(self.val)
+        out["labels_file"] = bool(self.labels_file)
+        return out
+
+
+@dataclass
+class BuildResult:
+    output: str
+    size_bytes: int
+    sha256: str
+    bytecode_version: int
+    manifest: dict
+    timings: Dict[str, float] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+    accepted_mismatch: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "output": self.output,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "bytecode_version": self.bytecode_version,
+            "optimizer": self.manifest.get("optimizer"),
+            "quantization": self.manifest.get("quantization"),
+            "validation": self.manifest.get("validation"),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": self.notes,
+            "manifest": self.manifest,
+        }
+
+
+Reporter = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class _Stages:
+    """Times each stage and reports it as it finishes."""
+
+    def __init__(self, report: Reporter):
+        self.report = report
+        self.timings: Dict[str, float] = {}
+
+    def run(self, name: str, fn, *args, **kwargs):
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+        self.report(f"  {name:<10} {self.timings[name]:7.2f}s")
+        return result
+
+
+def read_labels(path, num_classes: int) -> List[str]:
+    try:
+        lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EdgepackError(f"{path}: cannot read labels ({exc})") from None
+    labels = [line.strip() for line in lines if line.strip()]
+    if len(labels) != num_classes:
+        raise EdgepackError(f"{path}: {len(labels)} labels for a model with {num_classes} classes")
+    return labels
+
+
+def resolve_preprocess(source: ModelSource, opts: BuildOptions) -> PreprocessConfig:
+    cfg = PreprocessConfig.from_data_config(source.data_config)
+    return cfg.with_overrides(opts.image_size, opts.interpolation, opts.crop_pct, opts.crop_mode, opts.mean, opts.std)
+
+
+def _check_options(opts: BuildOptions) -> None:
+    if opts.input not in INPUT_KINDS:
+        raise EdgepackError(f"--input must be one of {', '.join(INPUT_KINDS)}")
+    if opts.output_kind not in OUTPUT_KINDS:
+        raise EdgepackError(f"--output must be one of {', '.join(OUTPUT_KINDS)}")
+    if opts.optimize not in OPTIMIZE_MODES:
+        raise EdgepackError(f"--optimize must be one of {', '.join(OPTIMIZE_MODES)}")
+    if opts.optimize == "xnnpack" and not xnnpack_available():
+        raise EdgepackError("--optimize xnnpack: this torch build has no XNNPACK (torch >= 2.13 x86 wheels); use auto or portable")
+    if opts.quantize not in (None, "dynamic", "static"):
+        raise EdgepackError("--quantize must be dynamic or static")
+    if opts.quantize == "static" and not opts.calib:
+        raise EdgepackError("--quantize=static needs calibration images: pass --calib DIR (a folder of typical images)")
+    if opts.target not in TARGETS:
+        raise EdgepackError(f"--target must be one of {', '.join(TARGETS)}")
+    if opts.target == "mobile" and opts.quantize and "qnnpack" not in torch.backends.quantized.supported_engines:
+        raise EdgepackError("this torch build has no qnnpack engine, which --target mobile quantization needs")
+    if not 0 < opts.min_agreement <= 1:
+        raise EdgepackError("--min-agreement must be in (0, 1]")
+
+
+def _output_path(source: str, opts: BuildOptions) -> pathlib.Path:
+    out = pathlib.Path(opts.output or default_output_name(source))
+    if out.is_dir():
+        raise EdgepackError(f"{out}: is a directory; give a file name ending in .ptl")
+    if out.exists() and not opts.force:
+        raise EdgepackError(f"{out}: already exists; pass --force to replace it")
+    parent = out.parent if str(out.parent) else pathlib.Path(".")
+    if not parent.is_dir():
+        raise EdgepackError(f"{parent}: output folder does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EdgepackError(f"{parent}: output folder is not writable")
+    return out
+
+
+def _tmp_path(out: pathlib.Path, tag: str) -> pathlib.Path:
+    return out.with_name(f".{out.name}.{os.getpid()}.{tag}.tmp")
+
+
+def clean_stale_temporaries(out: pathlib.Path) -> List[pathlib.Path]:
+    """Remove temp files of earlier builds of `out` whose process is gone (killed builds)."""
+    removed = []
+    for tmp in out.parent.glob(f".{out.name}.*.tmp"):
+        parts = tmp.name.split(".")
+        try:
+            pid = int(parts[-3])
+        except (ValueError, IndexError):
+            continue
+        if pid != os.getpid() and _pid_alive(pid):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _save(module: torch.jit.ScriptModule, path: pathlib.Path, manifest: dict) -> None:
+    """Write a lite-interpreter file with the manifest as extra file.
+
+    Serialised to memory first: the archive's inner folder is then always `archive/` instead of
+    being named after the (temporary) file, so equal builds give equal bytes.
+    """
+    data = module._save_to_buffer_for_lite_interpreter(_extra_files={mf.MANIFEST_NAME: mf.dumps(manifest)})
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise EdgepackError(f"{path.parent}: cannot write the output file ({exc.strerror or exc})") from None
+
+
+def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Optional[ImagePreprocess],
+                       size) -> tuple:
+    """(inputs, class indices or None, description) in the form the artifact takes."""
+    images = synthetic_images()
+    targets: List[Optional[int]] = [None] * len(images)
+    described = f"{len(images)} synthetic frames"
+    if opts.val:
+        items = list_images(opts.val, limit=opts.val_count)
+        classes = sorted({c for _, c in items if c is not None})
+        images += [read_image(p, opts.max_pixels) for p, _ in items]
+        targets += [classes.index(c) if c is not None else None for _, c in items]
+        described += f" + {len(items)} images from --val"
+    if image_input:
+        return images, targets, described
+    with torch.no_grad():
+        tensors = [preprocess(img) for img in images]
+    gen = torch.Generator().manual_seed(1)
+    tensors += [torch.randn(1, 3, *size, generator=gen) for _ in range(2)]
+    targets += [None, None]
+    return tensors, targets, described + " (preprocessed) + 2 random tensors"
+
+
+def _file_sha256(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _stderr) -> BuildResult:
+    """Build a validated `.ptl` from `source`; raises EdgepackError (exit 2) or ValidationError (exit 1)."""
+    opts = opts or BuildOptions()
+    _check_options(opts)
+    out = _output_path(source, opts)
+    clean_stale_temporaries(out)
+    stages = _Stages(report)
+    report(f"edgepack: building {out} from {source}")
+
+    src = stages.run("load", load_source, source, weights=opts.weights, arch=opts.arch,
+                     num_classes=opts.num_classes, model_class=opts.model_class,
+                     trust_checkpoint=opts.trust_checkpoint)
+    notes = list(src.notes)
+    for note in notes:
+        report(f"  note: {note}")
+    labels = read_labels(opts.labels_file, src.num_classes) if opts.labels_file else src.labels
+    if labels is not None and len(labels) != src.num_classes:
+        raise EdgepackError(f"the checkpoint has {len(labels)} labels for {src.num_classes} classes")
+    task = "multilabel" if src.multi_label else "multiclass"
+    activation = "none" if opts.output_kind == "logits" else ("sigmoid" if src.multi_label else "softmax")
+    pre_cfg = resolve_preprocess(src, opts)
+    image_input = opts.input != "float"
+    channels_last = opts.channels_last
+    if channels_last is None:
+        channels_last = opts.optimize in ("auto", "xnnpack") and xnnpack_available()
+    preprocess = ImagePreprocess(pre_cfg, channels_last=channels_last)
+    size = pre_cfg.input_size
+
+    def wrap(network):
+        if image_input:
+            return ImagePipeline(preprocess, network, activation)
+        return TensorPipeline(network, activation, channels_last=channels_last)
+
+    float_reference = wrap(src.model).eval()
+    inputs, targets, described = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size)
+
+    engine = TARGETS[opts.target] if opts.quantize else None
+    network, quant_info = src.model, {"mode": "none", "engine": None}
+    previous_engine = torch.backends.quantized.engine
+    try:
+        if engine:
+            torch.backends.quantized.engine = engine
+        if opts.quantize:
+            from .quantize import quantize_network
+
+            network, quant_info = stages.run("quantize", quantize_network, src.model, opts, preprocess, size,
+                                             report)
+        example = torch.zeros(1, 3, *size)
+        if channels_last:
+            example = example.contiguous(memory_format=torch.channels_last)
+        exported = stages.run("export", script_or_trace, network, opts.method, example)
+        scripted = stages.run("script", lambda: torch.jit.script(wrap(exported).eval()))
+        float_outputs = stages.run("reference", run_all, float_reference, inputs)
+        # Quantized builds: the optimiser is checked against the unoptimised quantized module, and
+        # the quantization error separately against the float model (min agreement).
+        packed_reference = run_all(wrap(network).eval(), inputs) if opts.quantize else float_outputs
+        return _optimize_save_validate(source, src, opts, out, scripted, inputs, targets, described,
+                                       float_outputs, packed_reference, stages, report, notes,
+                                       manifest_parts={
+                                           "source": src.info, "task": task, "labels": labels,
+                                           "input": (mf.image_input_spec(MIN_SIDE, MAX_SIDE) if image_input
+                                                     else mf.tensor_input_spec(*size)),
+                                           "output": {"kind": "logits" if activation == "none" else "probabilities",
+                                                      "activation": activation, "dtype": "float32",
+                                                      "shape": [src.num_classes] if image_input else [1, src.num_classes],
+                                                      "num_classes": src.num_classes},
+                                           "preprocess": dict(pre_cfg.to_manifest(channels_last),
+                                                              source=src.data_config_origin,
+                                                              bundled=image_input),
+                                           "quantization": quant_info,
+                                       },
+                                       engine=engine or previous_engine)
+    finally:
+        torch.backends.quantized.engine = previous_engine
+
+
+def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison) -> Optional[str]:
+    """Why a candidate file fails validation, or None when it passes."""
+    if opts.quantize:
+        if vs_packed.min_cosine < 0.99:
+            return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})"
+        if vs_float.top1_agreement < opts.min_agreement:
+            return (f"top-1 agreement with the float model {vs_float.top1_agreement:.1%} "
+                    f"< {opts.min_agreement:.1%} (--min-agreement)")
+        return None
+    if not vs_float.max_rel_err <= opts.rtol:
+        return f"max relative error {vs_float.max_rel_err:.2e} > {opts.rtol:.0e} (--rtol)"
+    return None
+
+
+def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, targets, described, float_outputs,
+                            packed_reference, stages, report, notes, manifest_parts, engine) -> BuildResult:
+    tmp = _tmp_path(out, "candidate")
+    final_tmp = _tmp_path(out, "final")
+    failures: List[str] = []
+    chosen = last = None
+    try:
+        candidates = variants(scripted, opts.optimize)
+        while True:
+            variant = stages.run("optimize", next, candidates, None)
+            if variant is None:
+                break
+            base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
+            stages.run("save", _save, variant.module, tmp, dict(base, validation=None, bytecode_version=None))
+            if opts.bytecode_version is not None:
+                stages.run("backport", _backport, tmp, opts.bytecode_version)
+            lite_outputs = stages.run("validate", lambda: run_all(load_lite(tmp), inputs))
+            vs_float = compare(float_outputs, lite_outputs)
+            vs_packed = compare(packed_reference, lite_outputs) if opts.quantize else vs_float
+            reason = _judge(opts, vs_packed, vs_float)
+            label = variant.path + (f" without {', '.join(variant.dropped)}" if variant.dropped else "")
+            if reason is None:
+                chosen = (variant, vs_float, vs_packed, lite_outputs)
+                break
+            report(f"  {label}: {reason}; retrying with less optimisation")
+            failures.append(f"{label}: {reason}")
+            last = (variant, vs_float, vs_packed, lite_outputs)
+        passed = chosen is not None
+        if not passed:
+            if last is None or not opts.accept_mismatch:
+                raise ValidationError(f"validation failed for every optimisation level ({failures[-1]}); "
+                                      "nothing written (--accept-mismatch keeps the file anyway)")
+            chosen = last
+            notes.append("validation FAILED and the file was kept because of --accept-mismatch")
+        variant, vs_float, vs_packed, lite_outputs = chosen
+        if failures:
+            notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
+        validation = dict(vs_float.to_dict(), passed=passed,
+                          engine=engine, inputs=described, reference="float eager model",
+                          rtol=None if opts.quantize else opts.rtol)
+        if opts.quantize:
+            validation.update(min_agreement=opts.min_agreement,
+                              vs_quantized_eager=vs_packed.to_dict())
+        float_acc = accuracy(float_outputs, targets)
+        if float_acc is not None:
+            file_acc = accuracy(lite_outputs, targets)
+            validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
+                              accuracy_drop=round(float_acc - file_acc, 5))
+        final = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded(),
+                                 validation=validation, bytecode_version=None)
+        final["bytecode_version"] = opts.bytecode_version or _bytecode_version_of(tmp)
+        stages.run("write", _save, variant.module, final_tmp, final)
+        if opts.bytecode_version is not None:
+            _backport(final_tmp, opts.bytecode_version)
+        # The final file differs from the validated one only in its manifest: prove it.
+        rerun = run_all(load_lite(final_tmp), inputs)
+        if not all(torch.equal(a, b) for a, b in zip(rerun, lite_outputs)):
+            raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
+        os.replace(final_tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        final_tmp.unlink(missing_ok=True)
+    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {variant.path}, "
+           f"max rel err {vs_float.max_rel_err:.1e}, top-1 agreement {vs_float.top1_agreement:.1%})")
+    return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=_file_sha256(out),
+                       bytecode_version=final["bytecode_version"], manifest=final, timings=stages.timings,
+                       notes=notes, accepted_mismatch=not passed)
+
+
+def _bytecode_version_of(path: pathlib.Path) -> int:
+    from torch.jit.mobile import _get_model_bytecode_version
+
+    return int(_get_model_bytecode_version(str(path)))
+
+
+def _backport(path: pathlib.Path, version: int) -> None:
+    from .compat import backport_in_place
+
+    backport_in_place(path, version)

@@ -1,0 +1,257 @@
+"""The model's eval transform, rebuilt as a scripted module that runs inside the `.ptl`.
+
+It reproduces `timm.data.create_transform(**resolve_data_config(...))` in eval mode — resize
+(shorter side to `floor(size / crop_pct)`, or squash, or longest side for `border`), centre crop
+(or pad), `ToTensor`, `Normalize` — on a uint8 `[H, W, C]` frame, so an app hands over camera
+pixels and nothing else. It is scripted, not traced: tracing would bake the example's size and
+the Python integer arithmetic of the resize into the graph.
+
+Two details keep it close to timm's PIL pipeline:
+- PIL rounds the resized image to uint8; we round and clamp the resized float image the same way.
+- torchvision's centre crop and timm's ResizeKeepRatio use Python's `round` (half to even); the
+  helpers below do the same in integer arithmetic, so odd margins land on the same pixel.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, replace
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import EdgepackError
+
+
+
+class Interpolation(str, enum.Enum):
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    NEAREST = "nearest"
+
+
+class CropMode(str, enum.Enum):
+    CENTER = "center"
+    SQUASH = "squash"
+    BORDER = "border"
+
+
+INTERPOLATIONS = tuple(m.value for m in Interpolation)
+CROP_MODES = tuple(m.value for m in CropMode)
+MIN_SIDE = 16
+MAX_SIDE = 8192
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """The eval transform, as bundled and as recorded in the manifest."""
+
+    input_size: Tuple[int, int]  # (H, W) the network sees
+    interpolation: str = "bicubic"
+    crop_pct: float = 0.875
+    crop_mode: str = "center"
+    mean: Tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def __post_init__(self):
+        # Accept the enums (e.g. from a checkpoint's hyper-parameters) as their plain values.
+        for name in ("interpolation", "crop_mode"):
+            value = getattr(self, name)
+            if isinstance(value, enum.Enum):
+                object.__setattr__(self, name, value.value)
+        if self.interpolation not in INTERPOLATIONS:
+            raise EdgepackError(f"unsupported interpolation '{self.interpolation}' (choose from {', '.join(INTERPOLATIONS)})")
+        if self.crop_mode not in CROP_MODES:
+            raise EdgepackError(f"unsupported crop mode '{self.crop_mode}' (choose from {', '.join(CROP_MODES)})")
+        if not (0.05 <= float(self.crop_pct) <= 2.0):
+            raise EdgepackError(f"crop_pct {self.crop_pct} out of range (0.05..2.0)")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise EdgepackError("mean and std need 3 values each (R,G,B)")
+        if any(s <= 0 for s in self.std):
+            raise EdgepackError("std values must be positive")
+        h, w = self.input_size
+        if not (8 <= h <= 2048 and 8 <= w <= 2048):
+            raise EdgepackError(f"image size {h}x{w} out of range (8..2048)")
+
+    @property
+    def scale_size(self) -> Tuple[int, int]:
+        return (math.floor(self.input_size[0] / self.crop_pct), math.floor(self.input_size[1] / self.crop_pct))
+
+    @classmethod
+    def from_data_config(cls, cfg: dict) -> "PreprocessConfig":
+        """From a timm-style data config (`input_size` is (C, H, W))."""
+        size = cfg.get("input_size", (3, 224, 224))
+        if isinstance(size, int):
+            size = (3, size, size)
+        interpolation = cfg.get("interpolation") or "bilinear"
+        if interpolation not in INTERPOLATIONS:
+            interpolation = "bicubic" if interpolation in ("lanczos", "random") else "bilinear"
+        return cls(
+            input_size=(int(size[-2]), int(size[-1])),
+            interpolation=interpolation,
+            crop_pct=float(cfg.get("crop_pct") or 0.875),
+            crop_mode=cfg.get("crop_mode") or "center",
+            mean=tuple(float(v) for v in cfg.get("mean", (0.485, 0.456, 0.406))),
+            std=tuple(float(v) for v in cfg.get("std", (0.229, 0.224, 0.225))),
+        )
+
+    def with_overrides(self, image_size: Optional[Sequence[int]] = None, interpolation: Optional[str] = None,
+                       crop_pct: Optional[float] = None, crop_mode: Optional[str] = None,
+                       mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None):
+        changes = {}
+        if image_size is not None:
+            size = tuple(int(v) for v in image_size)
+            changes["input_size"] = (size[0], size[0]) if len(size) == 1 else (size[0], size[1])
+        if interpolation is not None:
+            changes["interpolation"] = interpolation
+        if crop_pct is not None:
+            changes["crop_pct"] = float(crop_pct)
+        if crop_mode is not None:
+            changes["crop_mode"] = crop_mode
+        if mean is not None:
+            changes["mean"] = tuple(float(v) for v in mean)
+        if std is not None:
+            changes["std"] = tuple(float(v) for v in std)
+        return replace(self, **changes)
+
+    def to_timm_config(self) -> dict:
+        """Arguments for `timm.data.create_transform` that mean the same thing."""
+        return {
+            "input_size": (3, self.input_size[0], self.input_size[1]),
+            "interpolation": self.interpolation,
+            "crop_pct": self.crop_pct,
+            "crop_mode": self.crop_mode,
+            "mean": self.mean,
+            "std": self.std,
+        }
+
+    def to_manifest(self, channels_last: bool) -> dict:
+        return {
+            "input_size": [3, self.input_size[0], self.input_size[1]],
+            "interpolation": self.interpolation,
+            "crop_pct": self.crop_pct,
+            "crop_mode": self.crop_mode,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "antialias": self.interpolation != "nearest",
+            "resize_rounding": "uint8",
+            "channels_last": channels_last,
+        }
+
+
+def _round_half_even(x: float) -> int:
+    """Python 3 `round(x)`; TorchScript's `round` rounds halves away from zero."""
+    f = math.floor(x)
+    d = x - f
+    if d > 0.5:
+        return int(f) + 1
+    if d < 0.5:
+        return int(f)
+    return int(f) + int(f) % 2
+
+
+def _half_even_div2(n: int) -> int:
+    """`int(round(n / 2.0))` for an int n, as torchvision's center_crop computes offsets."""
+    q = n // 2
+    if n % 2 == 0:
+        return q
+    return q + (q % 2)
+
+
+class ImagePreprocess(nn.Module):
+    """uint8 `[H, W, 3|4]` frame -> normalised float `[1, 3, h, w]` batch for the network."""
+
+    def __init__(self, cfg: PreprocessConfig, channels_last: bool = False,
+                 min_side: int = MIN_SIDE, max_side: int = MAX_SIDE):
+        super().__init__()
+        self.out_h, self.out_w = int(cfg.input_size[0]), int(cfg.input_size[1])
+        self.scale_h, self.scale_w = cfg.scale_size
+        self.crop_mode = cfg.crop_mode
+        self.mode = "nearest-exact" if cfg.interpolation == "nearest" else cfg.interpolation
+        self.antialias = cfg.interpolation != "nearest"
+        self.channels_last = channels_last
+        self.min_side = int(min_side)
+        self.max_side = int(max_side)
+        mean = torch.tensor(cfg.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(cfg.std, dtype=torch.float32).view(1, 3, 1, 1)
+        # Normalise in 0..255 units: (x/255 - mean)/std == (x - 255*mean) * (1/(255*std)).
+        self.register_buffer("mean255", mean * 255.0)
+        self.register_buffer("inv_std255", 1.0 / (std * 255.0))
+        # Padding colour: black for centre/squash (torchvision pads with 0), mean colour for
+        # border (timm's CenterCropOrPad fill=round(255*mean)).
+        fill = [float(round(255 * m)) for m in cfg.mean] if cfg.crop_mode == "border" else [0.0, 0.0, 0.0]
+        self.register_buffer("fill", torch.tensor(fill, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def resized_size(self, h: int, w: int) -> List[int]:
+        """Output size of the resize step for an `h` x `w` frame, exactly as timm computes it."""
+        if self.crop_mode == "squash":
+            return [self.scale_h, self.scale_w]
+        if self.crop_mode == "center" and self.scale_h == self.scale_w:
+            # torchvision Resize(int): shorter side to `scale`, longer side truncated.
+            s = self.scale_h
+            if w <= h:
+                return [int(s * h / w), s]
+            return [s, int(s * w / h)]
+        # timm ResizeKeepRatio: longest=0 (center, non-square) or 1 (border).
+        ratio_h = h / self.scale_h
+        ratio_w = w / self.scale_w
+        if self.crop_mode == "border":
+            ratio = max(ratio_h, ratio_w)
+        else:
+            ratio = min(ratio_h, ratio_w)
+        return [_round_half_even(h / ratio), _round_half_even(w / ratio)]
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if image.dim() != 3:
+            raise RuntimeError("edgepack: expected a uint8 image tensor [H, W, 3] or [H, W, 4]")
+        if image.dtype != torch.uint8:
+            raise RuntimeError("edgepack: expected dtype uint8 for the image tensor")
+        channels = image.size(2)
+        if channels != 3 and channels != 4:
+            raise RuntimeError("edgepack: image must have 3 (RGB) or 4 (RGBA) channels in the last dimension")
+        h = image.size(0)
+        w = image.size(1)
+        if h < self.min_side or w < self.min_side or h > self.max_side or w > self.max_side:
+            raise RuntimeError("edgepack: image side out of the supported range")
+
+        x = image.narrow(2, 0, 3).permute(2, 0, 1).unsqueeze(0).to(torch.float32)
+        size = self.resized_size(h, w)
+        # PIL resizes in two 1-D passes, horizontal then vertical, rounding and clamping to uint8
+        # after each; doing the same keeps bicubic overshoot at edges where PIL leaves it.
+        if size[1] != w:
+            x = self.resize(x, [h, size[1]])
+        if size[0] != h:
+            x = self.resize(x, [size[0], size[1]])
+        x = self.center_crop_or_pad(x)
+        x = (x - self.mean255) * self.inv_std255
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def resize(self, x: torch.Tensor, size: List[int]) -> torch.Tensor:
+        if self.antialias:
+            x = F.interpolate(x, size=size, mode=self.mode, align_corners=False, antialias=True)
+        else:
+            x = F.interpolate(x, size=size, mode=self.mode)
+        return torch.clamp(torch.round(x), 0.0, 255.0)
+
+    def center_crop_or_pad(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.size(2)
+        w = x.size(3)
+        th = self.out_h
+        tw = self.out_w
+        if th > h or tw > w:
+            pad_top = (th - h) // 2 if th > h else 0
+            pad_left = (tw - w) // 2 if tw > w else 0
+            new_h = max(h, th)
+            new_w = max(w, tw)
+            canvas = self.fill.expand(1, 3, new_h, new_w).clone()
+            canvas[:, :, pad_top:pad_top + h, pad_left:pad_left + w] = x
+            x = canvas
+            h = new_h
+            w = new_w
+        top = _half_even_div2(h - th)
+        left = _half_even_div2(w - tw)
+        return x[:, :, top:top + th, left:left + tw]

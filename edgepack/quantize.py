@@ -1,0 +1,160 @@
+"""int8 quantization for the device's engine: dynamic (Linear/LSTM/GRU) and static (FX, calibrated).
+
+Phones run the `qnnpack` engine, x86 boxes `x86` (fbgemm-style, reduce_range). The build sets the
+engine of `--target` before quantizing and keeps it set while validating, so the agreement figures
+are the device's. Static quantization calibrates on images run through the *bundled*
+preprocessing, i.e. exactly what the network will see on the device.
+
+Dynamic quantization only touches Linear layers; on a CNN that is the classifier and little else,
+so the report says how much of the network (parameters and an estimate of compute) was covered.
+"""
+from __future__ import annotations
+
+import copy
+import io
+from typing import Callable, Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from .errors import EdgepackError
+from .images import read_image
+from .validate import list_images
+
+DYNAMIC_TYPES = (nn.Linear, nn.LSTM, nn.GRU)
+LOW_COVERAGE = 0.5
+
+
+def mac_profile(model: nn.Module, size) -> Dict[str, int]:
+    """Multiply-accumulates per Conv/Linear module for one [1, 3, H, W] forward (an estimate:
+    attention matmuls and elementwise ops are not counted)."""
+    macs: Dict[str, int] = {}
+    hooks = []
+
+    def hook(name):
+        def fn(module, inputs, output):
+            out = output[0] if isinstance(output, (tuple, list)) else output
+            if isinstance(module, nn.Conv2d):
+                k = module.kernel_size[0] * module.kernel_size[1] * (module.in_channels // module.groups)
+                macs[name] = macs.get(name, 0) + out.numel() * k
+            elif isinstance(module, nn.Linear):
+                macs[name] = macs.get(name, 0) + out.numel() * module.in_features
+        return fn
+
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            hooks.append(module.register_forward_hook(hook(name)))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, *size))
+    finally:
+        for h in hooks:
+            h.remove()
+    return macs
+
+
+def _param_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _serialized_bytes(module: nn.Module) -> int:
+    buf = io.BytesIO()
+    torch.save(module.state_dict(), buf)
+    return buf.tell()
+
+
+def _coverage(model: nn.Module, covered: List[str], size) -> dict:
+    """Share of parameters and conv/linear compute in the `covered` modules."""
+    total_params = _param_count(model) or 1
+    modules = dict(model.named_modules())
+    covered_params = sum(_param_count(modules[n]) for n in covered if n in modules)
+    macs = mac_profile(model, size)
+    total_macs = sum(macs.values()) or 1
+    covered_macs = sum(v for n, v in macs.items() if n in set(covered))
+    return {
+        "params_fraction": round(covered_params / total_params, 4),
+        "compute_fraction": round(covered_macs / total_macs, 4),
+        "compute_estimate": "conv+linear multiply-accumulates",
+    }
+
+
+def quantize_dynamic(model: nn.Module, size, report: Callable[[str], None]) -> Tuple[nn.Module, dict]:
+    qmodel = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), set(DYNAMIC_TYPES), dtype=torch.qint8)
+    covered = [n for n, m in model.named_modules() if isinstance(m, DYNAMIC_TYPES)]
+    info = {"mode": "dynamic", "types": ["Linear", "LSTM", "GRU"], "quantized_modules": len(covered)}
+    info.update(_coverage(model, covered, size))
+    if info["compute_fraction"] < LOW_COVERAGE:
+        warning = (f"dynamic quantization covers only {info['compute_fraction']:.0%} of this network's compute "
+                   f"({info['params_fraction']:.0%} of its parameters): it quantizes Linear layers, and this is a "
+                   "convolutional network. Expect little gain; use --quantize=static --calib DIR instead.")
+        info["warning"] = warning
+        report(f"  warning: {warning}")
+    return qmodel, info
+
+
+def _static_qconfig_mapping(engine: str):
+    from torch.ao.quantization import QConfig, get_default_qconfig_mapping
+    from torch.ao.quantization.observer import HistogramObserver, per_channel_weight_observer_range_neg_127_to_127
+
+    mapping = get_default_qconfig_mapping(engine)
+    if engine == "qnnpack":
+        # QNNPACK runs per-channel int8 weights (symmetric, -127..127, as XNNPACK's kernels need);
+        # per-channel keeps depthwise convolutions accurate where per-tensor loses them.
+        mapping.set_global(QConfig(activation=HistogramObserver.with_args(reduce_range=False),
+                                   weight=per_channel_weight_observer_range_neg_127_to_127))
+    return mapping
+
+
+def calibration_batches(directory, count: int, preprocess: nn.Module, max_pixels: int) -> List[torch.Tensor]:
+    items = list_images(directory, limit=count)
+    batches = []
+    with torch.no_grad():
+        for path, _ in items:
+            batches.append(preprocess(read_image(path, max_pixels)).contiguous())
+    return batches
+
+
+def quantize_static(model: nn.Module, engine: str, batches: List[torch.Tensor], size,
+                    report: Callable[[str], None]) -> Tuple[nn.Module, dict]:
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    example = (torch.zeros(1, 3, *size),)
+    try:
+        prepared = prepare_fx(copy.deepcopy(model).eval(), _static_qconfig_mapping(engine), example)
+    except Exception as exc:  # FX symbolic tracing fails on data-dependent control flow
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise EdgepackError(f"static quantization cannot trace this network with torch.fx ({reason}); "
+                            "use --quantize=dynamic or no quantization") from None
+    with torch.no_grad():
+        for batch in batches:
+            prepared(batch)
+    converted = convert_fx(prepared).eval()
+    quantized_types = (torch.ao.nn.quantized.Conv2d, torch.ao.nn.quantized.Linear,
+                       torch.ao.nn.intrinsic.quantized.ConvReLU2d, torch.ao.nn.intrinsic.quantized.LinearReLU)
+    converted_modules = dict(converted.named_modules())
+    float_layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    covered = [n for n in float_layers if isinstance(converted_modules.get(n), quantized_types)]
+    left_float = [n for n in float_layers if n not in covered]
+    info = {"mode": "static", "method": "fx", "calibration_images": len(batches),
+            "weights": "per-channel int8" if engine == "qnnpack" else "per-channel int8 (reduce_range)",
+            "quantized_modules": len(covered), "float_modules": left_float[:50],
+            "float_module_count": len(left_float)}
+    info.update(_coverage(model, covered, size))
+    if left_float:
+        report(f"  note: {len(left_float)} conv/linear layers stay float: {', '.join(left_float[:5])}"
+               + (" ..." if len(left_float) > 5 else ""))
+    return converted, info
+
+
+def quantize_network(model: nn.Module, opts, preprocess: nn.Module, size, report) -> Tuple[nn.Module, dict]:
+    """Quantize `model` per `opts.quantize` with the engine already set for `opts.target`."""
+    engine = torch.backends.quantized.engine
+    float_bytes = _serialized_bytes(model)
+    if opts.quantize == "dynamic":
+        qmodel, info = quantize_dynamic(model, size, report)
+    else:
+        batches = calibration_batches(opts.calib, opts.calib_count, preprocess, opts.max_pixels)
+        qmodel, info = quantize_static(model, engine, batches, size, report)
+    info.update(engine=engine, target=opts.target, float_weights_bytes=float_bytes,
+                quantized_weights_bytes=_serialized_bytes(qmodel))
+    return qmodel, info

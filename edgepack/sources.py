@@ -1,0 +1,337 @@
+"""Turning a SOURCE argument into a float, eval-mode network plus what we know about it.
+
+Sources (see DESIGN.md): a Lightning `.ckpt` (edgepack's `ImageClassifier`, any checkpoint whose
+hyper-parameters name a timm backbone, or any LightningModule with `model_class`), `timm:NAME`
+(optionally with weights), or a plain state dict with `arch`. Everything is rebuilt from code that
+is installed here; checkpoints only ever provide data.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import os
+import pathlib
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import timm
+import torch
+from torch import nn
+
+from .checkpoints import IgnoredObject, load_checkpoint
+from .errors import EdgepackError
+from .models import TimmClassifier, default_data_config, plain_data_config
+
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+CHECKPOINT_SUFFIXES = (".ckpt",)
+
+
+@dataclass
+class ModelSource:
+    """A loaded network and the facts the package step needs about it."""
+
+    model: nn.Module
+    num_classes: int
+    data_config: dict
+    data_config_origin: str  # "checkpoint", "timm" or "default"
+    arch: Optional[str] = None
+    labels: Optional[List[str]] = None
+    multi_label: bool = False
+    info: Dict[str, Any] = field(default_factory=dict)  # manifest "source": kind, name, sha256, loader
+    notes: List[str] = field(default_factory=list)  # what the user should be told
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_arch(name: str) -> None:
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
+        raise EdgepackError(f"unknown timm architecture '{name}'{hint}")
+
+
+def strip_wrapper_prefixes(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """Drop `_orig_mod.` (torch.compile, at any depth) and a leading `module.` (DataParallel)."""
+    out = {}
+    for key, value in state_dict.items():
+        parts = [p for p in key.split(".") if p != "_orig_mod"]
+        if parts and parts[0] == "module":
+            parts = parts[1:]
+        out[".".join(parts)] = value
+    return out
+
+
+def load_weights(model: nn.Module, state_dict: Dict[str, Any], what: str) -> None:
+    """`load_state_dict(strict=True)` with a one-line explanation instead of a wall of keys."""
+    tensors = {k: v for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise EdgepackError(f"{what}: contains no tensors")
+    expected = model.state_dict()
+    mismatched = [k for k, v in tensors.items() if k in expected and tuple(expected[k].shape) != tuple(v.shape)]
+    missing = [k for k in expected if k not in tensors and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in tensors if k not in expected]
+    if mismatched:
+        k = mismatched[0]
+        raise EdgepackError(
+            f"{what}: does not fit the architecture: '{k}' has shape {list(tensors[k].shape)}, "
+            f"model expects {list(expected[k].shape)} ({len(mismatched)} mismatched; wrong --arch or --num-classes?)"
+        )
+    if missing or unexpected:
+        detail = []
+        if missing:
+            detail.append(f"{len(missing)} missing (e.g. '{missing[0]}')")
+        if unexpected:
+            detail.append(f"{len(unexpected)} unexpected (e.g. '{unexpected[0]}')")
+        raise EdgepackError(f"{what}: state dict does not fit the architecture: {', '.join(detail)}; wrong --arch?")
+    model.load_state_dict(tensors, strict=False)
+
+
+def check_finite(model: nn.Module, what: str) -> None:
+    for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise EdgepackError(f"{what}: weights contain NaN or Inf (first in '{name}'); the checkpoint is broken")
+
+
+def _read_state_dict_file(path: pathlib.Path, trust: bool) -> tuple[Dict[str, Any], List[str]]:
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        if not path.is_file():
+            raise EdgepackError(f"{path}: no such file")
+        try:
+            return load_file(str(path)), []
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise EdgepackError(f"{path}: cannot read safetensors file ({str(exc).splitlines()[0][:200]})") from None
+    loaded = load_checkpoint(path, trust=trust)
+    data = loaded.data
+    if isinstance(data, dict):
+        for key in ("state_dict", "model_state_dict", "model", "module"):
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    if not isinstance(data, dict):
+        raise EdgepackError(f"{path}: expected a state dict (name -> tensor), found {type(data).__name__}")
+    return data, loaded.ignored
+
+
+def _classifier_classes(model: nn.Module, state_dict: Dict[str, Any]) -> Optional[int]:
+    """Number of classes implied by the classifier weight of a timm state dict."""
+    classifier = (getattr(model, "pretrained_cfg", None) or {}).get("classifier") or "fc"
+    names = classifier if isinstance(classifier, (list, tuple)) else [classifier]
+    for name in names:
+        weight = state_dict.get(f"{name}.weight")
+        if isinstance(weight, torch.Tensor) and weight.dim() >= 1:
+            return int(weight.shape[0])
+    return None
+
+
+def _timm_data_config(model: nn.Module) -> dict:
+    return plain_data_config(timm.data.resolve_data_config({}, model=model))
+
+
+def from_timm(name: str, weights: Optional[str] = None, num_classes: Optional[int] = None,
+              trust: bool = False, kind: str = "timm") -> ModelSource:
+    """`timm:NAME` (optionally `--weights FILE`) or a state-dict file with `--arch NAME`."""
+    check_arch(name)
+    notes: List[str] = []
+    state_dict = None
+    info: Dict[str, Any] = {"kind": kind, "arch": name, "loader": "timm.create_model"}
+    if weights is not None:
+        wpath = pathlib.Path(weights)
+        state_dict, ignored = _read_state_dict_file(wpath, trust)
+        state_dict = strip_wrapper_prefixes(state_dict)
+        notes += [f"ignored pickled object of uninstalled class {n}" for n in ignored]
+        info.update(name=wpath.name, sha256=sha256_file(wpath))
+    else:
+        info.update(name=f"timm:{name}", sha256=None)
+        notes.append("no weights given: the network has random weights (pretrained=False)")
+    probe = timm.create_model(name, pretrained=False)
+    if num_classes is None and state_dict is not None:
+        num_classes = _classifier_classes(probe, state_dict)
+    if num_classes is None:
+        num_classes = probe.num_classes
+    try:
+        model = timm.create_model(name, pretrained=False, num_classes=int(num_classes))
+    except Exception as exc:  # timm raises many types for bad kwargs
+        raise EdgepackError(f"cannot create timm model '{name}': {str(exc).splitlines()[0][:200]}") from None
+    if state_dict is not None:
+        load_weights(model, state_dict, str(weights))
+    return ModelSource(model=model.eval(), num_classes=int(num_classes), data_config=_timm_data_config(model),
+                       data_config_origin="timm", arch=name, info=info, notes=notes)
+
+
+def _labels_from(hp: dict) -> Optional[List[str]]:
+    for key in ("labels", "class_names", "classes"):
+        value = hp.get(key)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, int)) for v in value):
+            return [str(v) for v in value]
+    return None
+
+
+def _backbone_name(value: Any) -> Optional[str]:
+    """AutoTimm accepts a backbone name or a config object (a placeholder here)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, IgnoredObject):
+        state = value._state if isinstance(value._state, dict) else {}
+        for key in ("model_name", "name", "backbone"):
+            if isinstance(state.get(key), str):
+                return state[key]
+        if value._args and isinstance(value._args[0], str):
+            return value._args[0]
+    if isinstance(value, dict):
+        for key in ("model_name", "name"):
+            if isinstance(value.get(key), str):
+                return value[key]
+    return None
+
+
+def import_model_class(spec: str):
+    """`pkg.module:Class` -> the class; the current directory is importable, like `python -m`."""
+    if ":" not in spec:
+        raise EdgepackError(f"--model-class '{spec}': expected the form pkg.module:ClassName")
+    module_name, _, class_name = spec.partition(":")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EdgepackError(f"--model-class: cannot import module '{module_name}' ({exc})") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        raise EdgepackError(f"--model-class: '{class_name}' in '{module_name}' is not an nn.Module class")
+    return cls
+
+
+def _probe_num_classes(model: nn.Module, size) -> int:
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, size[-2], size[-1]))
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        raise EdgepackError("the model's forward must return logits of shape [N, num_classes]")
+    return int(out.shape[1])
+
+
+def from_checkpoint(path: str, model_class=None, trust: bool = False,
+                    arch: Optional[str] = None, num_classes: Optional[int] = None) -> ModelSource:
+    """A Lightning checkpoint: ours, AutoTimm-style, or any LightningModule via `model_class`."""
+    ckpt_path = pathlib.Path(path)
+    loaded = load_checkpoint(ckpt_path, trust=trust)
+    ckpt = loaded.data
+    notes = [f"ignored pickled object of uninstalled class {n} (treated as inert data)" for n in loaded.ignored]
+    info: Dict[str, Any] = {"kind": "lightning-checkpoint", "name": ckpt_path.name, "sha256": sha256_file(ckpt_path)}
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        if isinstance(ckpt, dict) and arch and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+            return from_timm(arch, weights=path, num_classes=num_classes, trust=trust, kind="state-dict")
+        raise EdgepackError(f"{ckpt_path}: not a Lightning checkpoint (no 'state_dict'); for a plain state dict pass --arch")
+    hp = ckpt.get("hyper_parameters") or {}
+    if not isinstance(hp, dict):
+        hp = dict(vars(hp)) if hasattr(hp, "__dict__") else {}
+    state_dict = strip_wrapper_prefixes(ckpt["state_dict"])
+    labels = _labels_from(hp)
+    multi_label = bool(hp.get("multi_label", False))
+
+    if model_class is not None:
+        cls = import_model_class(model_class) if isinstance(model_class, str) else model_class
+        model_class = model_class if isinstance(model_class, str) else f"{cls.__module__}:{cls.__qualname__}"
+        try:
+            model = cls(**{k: v for k, v in hp.items() if not isinstance(v, IgnoredObject)})
+        except TypeError as exc:
+            raise EdgepackError(f"--model-class {model_class}: cannot construct from the checkpoint's hyper_parameters ({exc})") from None
+        load_weights(model, state_dict, str(ckpt_path))
+        model.eval()
+        data_config = hp.get("data_config")
+        origin = "checkpoint"
+        if not isinstance(data_config, dict):
+            backbone = getattr(model, "backbone", None)
+            if isinstance(backbone, nn.Module) and hasattr(backbone, "pretrained_cfg"):
+                data_config, origin = _timm_data_config(backbone), "timm"
+            else:
+                data_config, origin = plain_data_config({"input_size": (3, 224, 224)}), "default"
+                notes.append("no data config in the checkpoint: using 224px ImageNet defaults (override with --image-size/--mean/--std)")
+        data_config = plain_data_config(data_config)
+        n = num_classes or _probe_num_classes(model, data_config["input_size"])
+        info["loader"] = model_class
+        return ModelSource(model=model, num_classes=n, data_config=data_config, data_config_origin=origin,
+                           arch=hp.get("backbone") if isinstance(hp.get("backbone"), str) else None,
+                           labels=labels, multi_label=multi_label, info=info, notes=notes)
+
+    backbone = _backbone_name(hp.get("backbone") or hp.get("model_name"))
+    n = hp.get("num_classes")
+    if backbone is None or not isinstance(n, int):
+        raise EdgepackError(
+            f"{ckpt_path}: hyper_parameters name no timm backbone and num_classes; "
+            "pass --model-class pkg.module:Class for other LightningModules"
+        )
+    check_arch(backbone)
+    kept = {k: v for k, v in state_dict.items() if k.startswith(("backbone.", "head.fc."))}
+    model = TimmClassifier(backbone, n, **(hp.get("backbone_kwargs") or {}))
+    load_weights(model, kept, str(ckpt_path))
+    model.eval()
+    if isinstance(hp.get("data_config"), dict):
+        data_config, origin = plain_data_config(hp["data_config"]), "checkpoint"
+        info["loader"] = "edgepack.ImageClassifier"
+    else:
+        data_config, origin = _timm_data_config(model.backbone), "timm"
+        image_size = hp.get("image_size")
+        if isinstance(image_size, int):
+            data_config["input_size"] = [3, image_size, image_size]
+        info["loader"] = "timm-backbone checkpoint (AutoTimm-style)"
+        if "datamodule_hyper_parameters" in ckpt:
+            notes.append("the datamodule's transform settings were not used: preprocessing follows timm's config "
+                         "for the backbone (override with --image-size/--interpolation/--crop-pct/--mean/--std)")
+    info["arch"] = backbone
+    return ModelSource(model=model, num_classes=n, data_config=data_config, data_config_origin=origin,
+                       arch=backbone, labels=labels, multi_label=multi_label, info=info, notes=notes)
+
+
+def load_source(source: str, *, weights: Optional[str] = None, arch: Optional[str] = None,
+                num_classes: Optional[int] = None, model_class: Optional[str] = None,
+                trust_checkpoint: bool = False) -> ModelSource:
+    """Resolve a SOURCE string (see DESIGN.md) into a float eval-mode `ModelSource`."""
+    if source.startswith("timm:"):
+        name = source[len("timm:"):]
+        result = from_timm(name, weights=weights, num_classes=num_classes, trust=trust_checkpoint)
+    else:
+        path = pathlib.Path(source)
+        if not path.exists():
+            raise EdgepackError(f"{source}: no such file (sources are a .ckpt, a state dict with --arch, or timm:NAME)")
+        if path.is_dir():
+            raise EdgepackError(f"{source}: is a directory, expected a checkpoint or weights file")
+        if path.suffix in STATE_DICT_SUFFIXES:
+            if not arch:
+                raise EdgepackError(f"{source}: a plain state dict needs --arch NAME (a timm architecture)")
+            result = from_timm(arch, weights=source, num_classes=num_classes, trust=trust_checkpoint, kind="state-dict")
+        elif path.suffix in CHECKPOINT_SUFFIXES or model_class:
+            result = from_checkpoint(source, model_class=model_class, trust=trust_checkpoint, arch=arch,
+                                     num_classes=num_classes)
+        else:
+            raise EdgepackError(
+                f"{source}: unrecognised source type '{path.suffix}' (expected .ckpt, .pt/.pth/.bin/.safetensors with --arch, or timm:NAME)"
+            )
+    check_finite(result.model, source)
+    result.model.eval()
+    return result
+
+
+def default_output_name(source: str) -> str:
+    if source.startswith("timm:"):
+        return source[len("timm:"):].replace("/", "_") + ".ptl"
+    return pathlib.Path(source).stem + ".ptl"
+
+

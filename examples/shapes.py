@@ -1,0 +1,110 @@
+"""A procedurally generated, labelled image data set: coloured shapes on textured backgrounds.
+
+Nothing is downloaded. Every image is drawn from a seed, so `generate(root, seed)` gives the same
+files on every machine. Images vary in size (64..400 px) and aspect ratio (1:2.5 .. 2.5:1),
+shape size, position, rotation, colours and background texture, which is what makes the bundled
+resize/crop path matter.
+"""
+from __future__ import annotations
+
+import math
+import pathlib
+import random
+from typing import Iterable, List, Tuple
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+# Sorted, because torchvision ImageFolder numbers classes in sorted folder order.
+CLASSES = sorted(["circle", "square", "triangle", "star", "cross", "ring"])
+
+
+def _background(rng: random.Random, w: int, h: int) -> Image.Image:
+    kind = rng.randrange(3)
+    nrng = np.random.default_rng(rng.randrange(1 << 30))
+    if kind == 0:  # two-colour gradient
+        c0 = np.array([rng.randrange(256) for _ in range(3)], dtype=np.float32)
+        c1 = np.array([rng.randrange(256) for _ in range(3)], dtype=np.float32)
+        angle = rng.uniform(0, 2 * math.pi)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        t = (xx * math.cos(angle) + yy * math.sin(angle))
+        t = (t - t.min()) / max(float(np.ptp(t)), 1.0)
+        arr = c0 * (1 - t[..., None]) + c1 * t[..., None]
+    elif kind == 1:  # smooth blotches
+        low = nrng.uniform(0, 255, size=(max(2, h // 24), max(2, w // 24), 3)).astype(np.uint8)
+        arr = np.asarray(Image.fromarray(low).resize((w, h), Image.BICUBIC), dtype=np.float32)
+    else:  # stripes
+        period = rng.uniform(4, 20)
+        xx = np.arange(w, dtype=np.float32)[None, :, None]
+        base = np.array([rng.randrange(256) for _ in range(3)], dtype=np.float32)
+        arr = np.broadcast_to(base * (0.75 + 0.25 * np.sin(xx / period)), (h, w, 3))
+    arr = arr + nrng.normal(0, rng.uniform(2, 14), size=(h, w, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def _polygon(cx, cy, r, n, rot, inner=None) -> List[Tuple[float, float]]:
+    pts = []
+    steps = n * 2 if inner else n
+    for i in range(steps):
+        radius = (inner if inner and i % 2 else r)
+        a = rot + 2 * math.pi * i / steps
+        pts.append((cx + radius * math.cos(a), cy + radius * math.sin(a)))
+    return pts
+
+
+def draw_shape(label: str, rng: random.Random, size: Tuple[int, int]) -> Image.Image:
+    w, h = size
+    img = _background(rng, w, h)
+    draw = ImageDraw.Draw(img)
+    r = rng.uniform(0.18, 0.36) * min(w, h)
+    cx = rng.uniform(r, w - r)
+    cy = rng.uniform(r, h - r)
+    rot = rng.uniform(0, 2 * math.pi)
+    colour = tuple(rng.randrange(256) for _ in range(3))
+    if label == "circle":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    elif label == "square":
+        draw.polygon(_polygon(cx, cy, r, 4, rot), fill=colour)
+    elif label == "triangle":
+        draw.polygon(_polygon(cx, cy, r, 3, rot), fill=colour)
+    elif label == "star":
+        draw.polygon(_polygon(cx, cy, r, 5, rot, inner=r * 0.42), fill=colour)
+    elif label == "cross":
+        t = r * 0.32
+        for a in (rot, rot + math.pi / 2):
+            dx, dy = math.cos(a), math.sin(a)
+            px, py = -dy, dx
+            draw.polygon([(cx - r * dx - t * px, cy - r * dy - t * py), (cx + r * dx - t * px, cy + r * dy - t * py),
+                          (cx + r * dx + t * px, cy + r * dy + t * py), (cx - r * dx + t * px, cy - r * dy + t * py)],
+                         fill=colour)
+    elif label == "ring":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=colour, width=max(2, int(r * 0.3)))
+    else:
+        raise ValueError(label)
+    if rng.random() < 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+    return img
+
+
+def random_size(rng: random.Random) -> Tuple[int, int]:
+    short = rng.randint(64, 240)
+    aspect = math.exp(rng.uniform(math.log(1 / 2.5), math.log(2.5)))
+    w, h = (int(short * aspect), short) if aspect >= 1 else (short, int(short / aspect))
+    return max(w, 32), max(h, 32)
+
+
+def samples(count_per_class: int, seed: int) -> Iterable[Tuple[Image.Image, int]]:
+    rng = random.Random(seed)
+    for i in range(count_per_class):
+        for label_idx, label in enumerate(CLASSES):
+            yield draw_shape(label, rng, random_size(rng)), label_idx
+
+
+def generate(root, count_per_class: int, seed: int) -> pathlib.Path:
+    """Write an ImageFolder tree `root/<class>/<n>.png`."""
+    root = pathlib.Path(root)
+    for label in CLASSES:
+        (root / label).mkdir(parents=True, exist_ok=True)
+    for n, (img, label_idx) in enumerate(samples(count_per_class, seed)):
+        img.save(root / CLASSES[label_idx] / f"{n:05d}.png")
+    return root

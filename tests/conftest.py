@@ -1,0 +1,120 @@
+"""Shared fixtures: small real checkpoints built on the fly, image folders, and a CLI runner."""
+from __future__ import annotations
+
+import json
+import pathlib
+import random
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLE_CKPT = ROOT / "examples" / "shapes_mnv2.ckpt"
+sys.path.insert(0, str(ROOT / "examples"))
+
+import shapes  # noqa: E402
+
+from edgepack.cli import main  # noqa: E402
+from edgepack.models import ImageClassifier  # noqa: E402
+
+TINY_ARCH = "resnet10t"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fallback: smoke subset also run on torch without XNNPACK")
+    torch.manual_seed(0)
+
+
+def _randomize_stats(model: torch.nn.Module, seed: int = 0) -> None:
+    """Untrained nets give near-constant outputs, which would make validation vacuous: give BN
+    layers random statistics and affine parameters so outputs differ by input."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+
+
+def save_lightning_checkpoint(path, module: torch.nn.Module, hparams: dict, extra: dict | None = None) -> pathlib.Path:
+    """A checkpoint laid out as Lightning writes it (without running a Trainer)."""
+    ckpt = {
+        "epoch": 1,
+        "global_step": 10,
+        "pytorch-lightning_version": "2.6.6",
+        "state_dict": module.state_dict(),
+        "hyper_parameters": hparams,
+        "loops": {},
+        "callbacks": {},
+    }
+    ckpt.update(extra or {})
+    torch.save(ckpt, path)
+    return pathlib.Path(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier():
+    model = ImageClassifier(backbone=TINY_ARCH, num_classes=4, labels=["a", "b", "c", "d"],
+                            data_config={"input_size": (3, 64, 64), "interpolation": "bilinear", "crop_pct": 0.9,
+                                         "crop_mode": "center", "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)})
+    _randomize_stats(model)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory, tiny_classifier):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
+    return save_lightning_checkpoint(path, tiny_classifier, dict(tiny_classifier.hparams),
+                                     extra={"hparams_name": "kwargs"})
+
+
+@pytest.fixture(scope="session")
+def example_ckpt():
+    assert EXAMPLE_CKPT.exists(), "examples/shapes_mnv2.ckpt is committed; run examples/train_shapes.py"
+    return EXAMPLE_CKPT
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory):
+    """A small labelled ImageFolder of generated shapes (val/calibration data)."""
+    root = tmp_path_factory.mktemp("shapes")
+    return shapes.generate(root, count_per_class=6, seed=123)
+
+
+@pytest.fixture()
+def cli():
+    runner = CliRunner()
+
+    def run(*args, expect=None):
+        result = runner.invoke(main, [str(a) for a in args], catch_exceptions=True)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        if expect is not None:
+            assert result.exit_code == expect, f"exit {result.exit_code}, stdout={result.stdout!r} stderr={result.stderr!r}"
+        return result
+
+    return run
+
+
+def one_line_error(result) -> str:
+    """The error a CLI run printed: exactly one line, no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("edgepack: error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    return lines[0]
+
+
+def json_out(result) -> dict:
+    return json.loads(result.stdout)
+
+
+def random_image(seed: int, size=(96, 128)) -> torch.Tensor:
+    rng = random.Random(seed)
+    img = shapes.draw_shape(rng.choice(shapes.CLASSES), rng, (size[1], size[0]))
+    import numpy as np
+
+    return torch.from_numpy(np.array(img))

@@ -1,0 +1,166 @@
+"""End-to-end `edgepack build`: the written file is a real lite-interpreter file, validated."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.jit.mobile import _load_for_lite_interpreter
+
+from edgepack import BuildOptions, build
+from edgepack.errors import EdgepackError
+from edgepack.manifest import read_manifest
+from edgepack.optimize import xnnpack_available
+from conftest import json_out, one_line_error, random_image
+
+pytestmark = pytest.mark.fallback
+
+
+def test_build_checkpoint_writes_validated_ptl(cli, tiny_ckpt, tmp_path):
+    out = tmp_path / "tiny.ptl"
+    res = cli("build", tiny_ckpt, "-o", out, "--json", expect=0)
+    report = json_out(res)
+    assert report["output"] == str(out)
+    assert report["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert report["validation"]["passed"] is True
+    assert report["validation"]["max_rel_err"] <= 1e-3
+    assert set(report["timings_s"]) >= {"load", "export", "optimize", "validate"}
+    manifest = read_manifest(out)
+    assert manifest["schema"] == 1
+    assert manifest["labels"] == ["a", "b", "c", "d"]
+    assert manifest["input"]["kind"] == "image"
+    assert manifest["preprocess"]["input_size"] == [3, 64, 64]
+    assert manifest["preprocess"]["interpolation"] == "bilinear"
+    assert manifest["optimizer"]["path"] == ("xnnpack" if xnnpack_available() else "portable")
+    assert manifest["source"]["sha256"] == hashlib.sha256(tiny_ckpt.read_bytes()).hexdigest()
+    assert str(tiny_ckpt.parent) not in out.read_bytes().decode("latin-1")  # no absolute paths inside
+
+    lite = _load_for_lite_interpreter(str(out))
+    for h, w in [(64, 64), (50, 300), (300, 50), (17, 23), (481, 640)]:
+        probs = lite(random_image(h + w, (h, w)))
+        assert probs.shape == (4,)
+        assert torch.isclose(probs.sum(), torch.tensor(1.0), atol=1e-5)
+
+
+def test_rgba_and_rgb_give_same_answer(tiny_ckpt, tmp_path):
+    out = tmp_path / "m.ptl"
+    build(str(tiny_ckpt), BuildOptions(output=str(out)), report=lambda m: None)
+    lite = _load_for_lite_interpreter(str(out))
+    rgb = random_image(3, (123, 77))
+    rgba = torch.cat([rgb, torch.randint(0, 255, (123, 77, 1), dtype=torch.uint8)], dim=2)
+    assert torch.equal(lite(rgb), lite(rgba))
+
+
+def test_float_input_and_logits(cli, tiny_ckpt, tiny_classifier, tmp_path):
+    out = tmp_path / "f.ptl"
+    cli("build", tiny_ckpt, "-o", out, "--input", "float", "--output-kind", "logits", expect=0)
+    manifest = read_manifest(out)
+    assert manifest["input"] == {"kind": "tensor", "dtype": "float32", "layout": "NCHW", "shape": [1, 3, 64, 64],
+                                 "normalized": True}
+    assert manifest["output"]["kind"] == "logits"
+    x = torch.randn(2, 3, 64, 64)
+    lite = _load_for_lite_interpreter(str(out))
+    with torch.no_grad():
+        expected = tiny_classifier(x)
+    torch.testing.assert_close(lite(x), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_existing_output_needs_force(cli, tiny_ckpt, tmp_path):
+    out = tmp_path / "m.ptl"
+    out.write_bytes(b"previous")
+    res = cli("build", tiny_ckpt, "-o", out, expect=2)
+    assert "--force" in one_line_error(res)
+    assert out.read_bytes() == b"previous"
+    cli("build", tiny_ckpt, "-o", out, "--force", expect=0)
+    assert read_manifest(out)["schema"] == 1
+
+
+def test_failed_validation_writes_nothing(cli, tiny_ckpt, tmp_path):
+    out = tmp_path / "m.ptl"
+    # A negative tolerance makes every optimisation level fail validation.
+    res = cli("build", tiny_ckpt, "-o", out, "--rtol", "-1", expect=1)
+    assert "validation failed" in one_line_error(res)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    res = cli("build", tiny_ckpt, "-o", out, "--rtol", "-1", "--accept-mismatch", expect=1)
+    assert out.exists() and read_manifest(out)["validation"]["passed"] is False
+
+
+def test_builds_are_byte_identical(tiny_ckpt, tmp_path):
+    """Two separate runs (as in a release pipeline) give the same bytes; output names don't matter."""
+    digests = []
+    for name in ("a.ptl", "b.ptl"):
+        subprocess.run([sys.executable, "-m", "edgepack", "build", str(tiny_ckpt), "-o", str(tmp_path / name)],
+                       check=True, capture_output=True)
+        digests.append(hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("mode", ["portable", "none"])
+def test_portable_and_unoptimized_paths(tiny_ckpt, tmp_path, mode):
+    out = tmp_path / f"{mode}.ptl"
+    res = build(str(tiny_ckpt), BuildOptions(output=str(out), optimize=mode), report=lambda m: None)
+    assert res.manifest["optimizer"]["path"] == mode
+    assert res.manifest["validation"]["passed"]
+
+
+def test_script_method(tiny_ckpt, tmp_path):
+    out = tmp_path / "s.ptl"
+    res = build(str(tiny_ckpt), BuildOptions(output=str(out), method="script"), report=lambda m: None)
+    assert res.manifest["options"]["method"] == "script"
+    assert res.manifest["validation"]["passed"]
+
+
+def test_optimizer_breakage_is_caught_and_reduced(tiny_ckpt, tmp_path, monkeypatch):
+    """When an optimisation level changes outputs, the build drops it and says so."""
+    import edgepack.optimize as optimize
+
+    real = optimize.portable_optimize
+
+    def broken(module, fold=True):
+        # Simulate a folding pass that changes numerics by ~10%.
+        return real(torch.jit.script(_Scaled(module)), fold) if fold else real(module, fold)
+
+    monkeypatch.setattr(optimize, "portable_optimize", broken)
+    out = tmp_path / "r.ptl"
+    res = build(str(tiny_ckpt), BuildOptions(output=str(out), optimize="portable"), report=lambda m: None)
+    assert res.manifest["optimizer"]["dropped"] == ["fold_conv_bn", "fold_conv_add_mul"]
+    assert any("reduced" in n for n in res.notes)
+
+
+class _Scaled(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x) * 0.9 + 0.1 / 4
+
+
+def test_unwritable_output_folder(cli, tiny_ckpt, tmp_path):
+    res = cli("build", tiny_ckpt, "-o", tmp_path / "missing" / "m.ptl", expect=2)
+    assert "does not exist" in one_line_error(res)
+    if os.geteuid() != 0:  # root can write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        res = cli("build", tiny_ckpt, "-o", ro / "m.ptl", expect=2)
+        assert "not writable" in one_line_error(res)
+
+
+def test_labels_file(cli, tiny_ckpt, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("w\nx\ny\nz\n")
+    out = tmp_path / "l.ptl"
+    cli("build", tiny_ckpt, "-o", out, "--labels", labels, expect=0)
+    assert read_manifest(out)["labels"] == ["w", "x", "y", "z"]
+    labels.write_text("w\nx\n")
+    res = cli("build", tiny_ckpt, "-o", tmp_path / "l2.ptl", "--labels", labels, expect=2)
+    assert "2 labels for a model with 4 classes" in one_line_error(res)
+
+
+def test_library_errors_are_edgepack_errors(tmp_path):
+    with pytest.raises(EdgepackError):
+        build("timm:not_a_model", BuildOptions(output=str(tmp_path / "x.ptl")), report=lambda m: None)
