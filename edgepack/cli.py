@@ -194,5 +194,16 @@ def inspect(model, as_json):
         click.echo(format_description(info))
 
 
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (bench, check) register here."""
+    from .bench import bench_command
+    from .compat import check_command
+
+    main.add_command(bench_command, "bench")
+    main.add_command(check_command, "check")
+
+
+_register_optional_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -56,3 +56,15 @@ def backport_in_place(path: pathlib.Path, version: int) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+import click  # noqa: E402
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.option("--runtime", default="2.1", show_default=True, help="Lite runtime release to check against.")
+@click.option("--json", "as_json", is_flag=True)
+def check_command(model, runtime, as_json):
+    """Run MODEL.ptl in an old lite runtime and compare with the outputs recorded at build time."""
+    raise click.ClickException("not implemented yet")

@@ -21,7 +21,8 @@ METHODS = ("trace", "script")
 
 @contextlib.contextmanager
 def _lightning_scripting(module: nn.Module):
-    """Lightning hides trainer-dependent properties from the scripting compiler this way."""
+    """Lightning's flag that hides trainer-dependent properties (`.trainer`, `.fabric`) while the
+    JIT walks the module's attributes; used for tracing too, which walks them the same way."""
     try:
         from pytorch_lightning.core.module import _jit_is_scripting
     except ImportError:  # not a Lightning version that has it, or no Lightning
@@ -64,7 +65,8 @@ def script_or_trace(module: nn.Module, method: str = "trace",
             if example_input is None:
                 raise EdgepackError("tracing needs an example input")
             try:
-                return torch.jit.trace(module, example_input, check_trace=False)
+                with _lightning_scripting(module):
+                    return torch.jit.trace(module, example_input, check_trace=False)
             except Exception as exc:
                 raise EdgepackError(f"cannot trace {type(module).__name__}: {_first_line(exc)}") from None
     finally:
