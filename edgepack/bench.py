@@ -36,7 +36,7 @@ import pathlib
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import click
 
@@ -60,7 +60,7 @@ FIELDS = [
 
 
 # ----------------------------------------------------------------------------------------------
-# Child side: imports torch only. Runs as `python -c <boot> <spec>`, see `_child_command`.
+# Child side: imports torch only. Runs as `python -c _BOOT <this file> <spec>`, see run_child.
 # ----------------------------------------------------------------------------------------------
 
 def synthetic_frame(width: int, height: int, channels: int = 3):
@@ -115,9 +115,9 @@ def _proc_status_mb(key: str) -> Optional[float]:
 
 
 def _reset_peak_rss() -> bool:
-    """Reset the kernel's RSS high-water mark (Linux >= 4.0), so that ru_maxrss from now on is
-    the peak of what follows, not of `import torch` (whose CUDA-enabled wheels briefly map
-    hundreds of MB)."""
+    """Reset the kernel's RSS high-water mark (VmHWM; Linux >= 4.0), so that the peak from now on
+    is that of loading and running the model, not of `import torch` (CUDA-enabled wheels map
+    hundreds of MB while importing)."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -133,9 +133,12 @@ def child_measure(spec: dict) -> dict:
 
     threads = int(spec["threads"])
     torch.set_num_threads(threads)
+    # at::get_num_threads() (it is omp_get_max_threads() under OpenMP) also runs aten's lazy
+    # per-thread init, which would otherwise reset OpenMP to N at the first parallel op.
+    torch_threads = torch.get_num_threads()
     gomp = _libgomp()
     if spec.get("omp_threads") is not None and spec.get("omp_reapply", True) and gomp is not None:
-        # torch.set_num_threads(N) also calls omp_set_num_threads(N); put OpenMP back.
+        # torch.set_num_threads(N) also called omp_set_num_threads(N): put OpenMP back.
         gomp.omp_set_num_threads(int(spec["omp_threads"]))
     engine = spec.get("engine")
     if engine:
@@ -183,7 +186,7 @@ def child_measure(spec: dict) -> dict:
         "ru_maxrss_mb": ru_maxrss,
         "peak_rss_reset": reset,
         "torch_version": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
+        "torch_num_threads": torch_threads,
         "omp_max_threads": int(gomp.omp_get_max_threads()) if gomp is not None else None,
         "quantized_engine": torch.backends.quantized.engine,
         "xnnpack_ops": bool(xnn),

@@ -7,7 +7,6 @@ stderr.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Optional
 
@@ -122,7 +121,7 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
             interpolation=interpolation, crop_pct=crop_pct, crop_mode=crop_mode, mean=_floats(mean, "--mean"),
             std=_floats(std, "--std"), channels_last=channels_last, quantize=quantize, calib=calib,
             calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
-            bytecode_version=bytecode_version, val=val, val_count=val_count, rtol=rtol,
+            bytecode_version=bytecode_version, runtime=runtime, val=val, val_count=val_count, rtol=rtol,
             min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
         )
         result = build_ptl(source, opts)
@@ -132,8 +131,6 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
             write_ops_yaml(result.output, ops_yaml)
     except EdgepackError as exc:
         _fail(exc)
-    for note in result.notes:
-        click.echo(f"  note: {note}", err=True)
     if as_json:
         _print_json(result.to_json())
     else:
@@ -205,5 +202,19 @@ def _register_optional_commands() -> None:
 
 _register_optional_commands()
 
+def run() -> None:
+    """Console entry point: Click's parsing, plus exit 130 and one line on Ctrl-C (not 1, which
+    means 'validation failed')."""
+    try:
+        code = main.main(standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("edgepack: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

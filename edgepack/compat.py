@@ -1,18 +1,42 @@
-"""Bytecode versions and lite-runtime compatibility.
+"""Bytecode versions and lite-runtime compatibility, and running a `.ptl` in an old runtime.
 
 The mobile libraries are frozen (the last `pytorch_android_lite` is 2.1.0) while desktop torch
-keeps writing newer bytecode. `RUNTIME_MAX_BYTECODE` maps a lite-runtime release to the highest
-bytecode version its loader accepts (`caffe2::serialize::kMaxSupportedBytecodeVersion` in
-`caffe2/serialize/versions.h` of that release).
+keeps writing files. `RUNTIME_MAX_BYTECODE` maps a lite-runtime release to the highest bytecode
+version its loader accepts (`caffe2::serialize::kMaxSupportedBytecodeVersion` in
+`caffe2/serialize/versions.h` of that release; the loader rejects files outside
+`kMinSupportedBytecodeVersion..kMaxSupportedBytecodeVersion` with "Lite Interpreter version number
+does not match. The model version must be between 4 and 9 ...").
+
+Source of the table (docs/compat.md has the details):
+- "2.1": 9 is MEASURED: torch 2.1.0's `_load_for_lite_interpreter` (the code inside
+  pytorch_android_lite 2.1.0) loads and runs files whose bytecode version is 4..9 and rejects 3, 10
+  and 11 with the message above. torch 2.12.1 (edgepack's pinned torch) writes version 8
+  (`kProducedBytecodeVersion`) and also accepts 4..9; its operator versions top out at 10, the same
+  as 2.1's file-format maximum.
+- every other row is UNVERIFIED (no torch older than 2.0 installs on Python 3.11, and 2.0 was not
+  run): the values follow the bytecode history in versions.h (v6 PR 56845, v7 PR 63651, v8 PR
+  71662, v9 PR 75201). Since torch 2.12.1 writes 8, rows of 8 or more give the same file anyway.
+
+`check_in_runtime` runs a file in the real old interpreter: it needs the torch 2.1.0 environment
+(`make setup-compat` creates `.venv-compat` from `compat/requirements.txt`) and runs
+`compat/run_in_old_runtime.py` there in a subprocess.
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+from typing import List, Optional, Sequence
 
 from .errors import EdgepackError
 
-# release -> kMaxSupportedBytecodeVersion (caffe2/serialize/versions.h at that tag)
+# release -> kMaxSupportedBytecodeVersion of its lite interpreter (see the module docstring for
+# which rows were measured and which are unverified).
 RUNTIME_MAX_BYTECODE = {
     "1.9": 6,
     "1.10": 7,
@@ -22,7 +46,21 @@ RUNTIME_MAX_BYTECODE = {
     "2.0": 9,
     "2.1": 9,
 }
+VERIFIED_RUNTIMES = ("2.1",)  # rows measured by loading files in that torch
+MIN_SUPPORTED_BYTECODE = 4  # kMinSupportedBytecodeVersion: every release since 1.9 reads 4 and up
 MIN_BACKPORT_VERSION = 4
+
+# Old runtimes that can really be run here: release -> virtual environment (repo-relative).
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+RUNTIME_ENVS = {"2.1": ".venv-compat"}
+SETUP_COMMAND = "make setup-compat"
+RUNNER = REPO_ROOT / "compat" / "run_in_old_runtime.py"
+PYTHON_ENV_VAR = "EDGEPACK_COMPAT_PYTHON"
+
+# Pass criteria for the old runtime's outputs against the current torch's lite interpreter.
+FLOAT_RTOL = 1e-3
+QUANT_MIN_AGREEMENT = 0.98
+QUANT_MIN_COSINE = 0.99
 
 
 def bytecode_version(path) -> int:
@@ -31,8 +69,12 @@ def bytecode_version(path) -> int:
     return int(_get_model_bytecode_version(str(path)))
 
 
+def _runtime_key(runtime: str) -> str:
+    return ".".join(str(runtime).split(".")[:2])
+
+
 def max_bytecode_for_runtime(runtime: str) -> int:
-    key = ".".join(str(runtime).split(".")[:2])
+    key = _runtime_key(runtime)
     if key not in RUNTIME_MAX_BYTECODE:
         known = ", ".join(RUNTIME_MAX_BYTECODE)
         raise EdgepackError(f"unknown lite runtime '{runtime}' (known: {known})")
@@ -58,13 +100,287 @@ def backport_in_place(path: pathlib.Path, version: int) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# --- operators a runtime has (no old torch needed) ----------------------------------------------
+
+def runtime_operators(runtime: str = "2.1") -> Optional[dict]:
+    """{`aten::name.overload`: number of schema arguments} of an old torch, or None when unknown.
+
+    compat/ops-<release>.json is written in that torch by `compat/run_in_old_runtime.py --dump-ops`
+    (every operator schema it registers; the Android lite build of the same release registers the
+    same schemas, bar backend-specific ones that a phone would not run anyway)."""
+    path = REPO_ROOT / "compat" / f"ops-{_runtime_key(runtime)}.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["ops"]
+
+
+def operator_problems(ptl_path, runtime: str = "2.1") -> Optional[List[str]]:
+    """Operators of `ptl_path` that `runtime` lacks, or calls with more arguments than its schema
+    has (files of bytecode >= 6 record how many each call site passes). [] when all is well,
+    None when the runtime's operator list is not known here."""
+    from .inspect import operator_table
+
+    known = runtime_operators(runtime)
+    if known is None:
+        return None
+    key = _runtime_key(runtime)
+    problems = []
+    for op, nargs in sorted(operator_table(ptl_path).items()):
+        if op not in known:
+            problems.append(f"{op} does not exist in torch {key}")
+        elif nargs is not None and nargs > known[op]:
+            problems.append(f"{op} is called with {nargs} arguments, torch {key} takes at most {known[op]}")
+    return problems
+
+
+# --- running a file in an old runtime ------------------------------------------------------------
+
+def runtime_python(runtime: str = "2.1", python: Optional[str] = None) -> pathlib.Path:
+    """The interpreter of the old-runtime environment; explains how to create it when missing."""
+    key = _runtime_key(runtime)
+    if key not in RUNTIME_ENVS:
+        raise EdgepackError(f"no old-runtime environment for '{runtime}' (available: {', '.join(RUNTIME_ENVS)})")
+    chosen = python or os.environ.get(PYTHON_ENV_VAR)
+    exe = pathlib.Path(chosen) if chosen else REPO_ROOT / RUNTIME_ENVS[key] / "bin" / "python"
+    if not exe.exists():
+        how = (f"run '{SETUP_COMMAND}' in {REPO_ROOT}" if not chosen
+               else f"{exe} does not exist (from --python/{PYTHON_ENV_VAR})")
+        raise EdgepackError(f"the torch {key} runtime environment is missing: {how} "
+                            f"(creates {RUNTIME_ENVS[key]} from compat/requirements.txt)")
+    if not RUNNER.exists():
+        raise EdgepackError(f"{RUNNER} is missing: old-runtime checks run from an edgepack source checkout")
+    return exe
+
+
+def _check_inputs(manifest: dict) -> tuple:
+    """(inputs, description) matching the manifest's input spec."""
+    import torch
+
+    from .validate import synthetic_images
+
+    spec = manifest.get("input") or {}
+    if spec.get("kind") == "image":
+        images = synthetic_images()
+        return images, f"{len(images)} synthetic frames"
+    if spec.get("kind") == "tensor":
+        shape = [int(s) for s in spec["shape"]]
+        gen = torch.Generator().manual_seed(0)
+        tensors = [torch.randn(*shape, generator=gen) for _ in range(8)]
+        return tensors, f"{len(tensors)} random normal tensors {shape}"
+    raise EdgepackError(f"unknown input kind {spec.get('kind')!r} in the manifest")
+
+
+def _engine_of(manifest: dict) -> Optional[str]:
+    q = manifest.get("quantization") or {}
+    if q.get("mode") in (None, "none"):
+        return None
+    return q.get("engine") or "qnnpack"
+
+
+def _summary(error: Optional[str]) -> str:
+    """One line out of a (multi-line) TorchScript error."""
+    if not error:
+        return "unknown error"
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    chosen = next((line for line in reversed(lines)
+                   if line.startswith(("RuntimeError:", "Error", "ValueError:", "TypeError:"))
+                   or "error" in line.lower()), lines[-1] if lines else "unknown error")
+    for tail in (" Please check if the operator library", " If you are a Meta employee"):
+        chosen = chosen.split(tail)[0]
+    return chosen[:300]
+
+
+def _judge(quantized: bool, cmp) -> Optional[str]:
+    if quantized:
+        if cmp.top1_agreement < QUANT_MIN_AGREEMENT:
+            return f"top-1 agreement {cmp.top1_agreement:.1%} < {QUANT_MIN_AGREEMENT:.0%}"
+        if cmp.min_cosine < QUANT_MIN_COSINE:
+            return f"cosine similarity {cmp.min_cosine:.4f} < {QUANT_MIN_COSINE}"
+        return None
+    if not cmp.max_rel_err <= FLOAT_RTOL:
+        return f"max relative error {cmp.max_rel_err:.2e} > {FLOAT_RTOL:.0e}"
+    return None
+
+
+def _run_runner(exe: pathlib.Path, jobs: List[dict], workdir: pathlib.Path, timeout: float) -> tuple:
+    """Run the jobs in the old runtime; survive crashes by rerunning the jobs after a crashed one.
+
+    Returns (runtime info, {model path: result})."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    results, info, pending = {}, {}, list(jobs)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1", PYTHONPATH="")
+    round_no = 0
+    while pending:
+        round_no += 1
+        spec_path = workdir / f"jobs{round_no}.json"
+        res_path = workdir / f"results{round_no}.json"
+        spec_path.write_text(json.dumps({"results": str(res_path), "jobs": pending}))
+        try:
+            proc = subprocess.run([str(exe), str(RUNNER), "--jobs", str(spec_path)], capture_output=True,
+                                  text=True, timeout=timeout, env=env, cwd=str(workdir))
+            crash = None if proc.returncode in (0, 1) else \
+                f"old runtime crashed (exit {proc.returncode}): {_summary(proc.stderr) if proc.stderr else 'no message'}"
+        except subprocess.TimeoutExpired:
+            crash = f"old runtime timed out after {timeout:.0f}s"
+        except OSError as exc:
+            raise EdgepackError(f"{exe}: cannot start the old runtime ({exc.strerror or exc})") from None
+        done = []
+        if res_path.exists():
+            data = json.loads(res_path.read_text())
+            done = data.pop("results")
+            info = data
+        for res in done:
+            results[res["model"]] = res
+        rest = pending[len(done):]
+        if not rest:
+            break
+        if crash is None:  # the runner ended cleanly without finishing: it could not even start
+            raise EdgepackError(f"the old runtime did not run ({_summary(proc.stderr)})")
+        # the first unfinished job is the one that crashed the process
+        failed = rest[0]
+        results[failed["model"]] = {"model": failed["model"], "loaded": False, "ran": False,
+                                    "stage": "crash", "error": crash}
+        pending = rest[1:]
+    return info, results
+
+
+def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = None,
+               timeout: float = 600) -> List[dict]:
+    """`check_in_runtime` for several files, with one process per runtime (importing torch takes
+    seconds). The reference outputs also come from a child process (this torch, same runner, one
+    thread): in a process that has already run aten work, OpenMP workers spin against XNNPACK's
+    threadpool and the reference run is 100x slower (DESIGN.md, "Threads")."""
+    import torch
+
+    from .inspect import open_artifact
+    from .validate import compare
+
+    exe = runtime_python(runtime, python)
+    key = _runtime_key(runtime)
+    limit = max_bytecode_for_runtime(key)
+    prepared = []
+    with tempfile.TemporaryDirectory(prefix="edgepack-compat-") as tmp:
+        workdir = pathlib.Path(tmp)
+        ref_jobs, old_jobs = [], []
+        for i, path in enumerate(paths):
+            path = pathlib.Path(path)
+            manifest = open_artifact(path)
+            if manifest is None:
+                raise EdgepackError(f"{path}: no edgepack manifest, so no input spec to test it with")
+            inputs, described = _check_inputs(manifest)
+            engine = _engine_of(manifest)
+            model = workdir / f"m{i}.ptl"
+            model.write_bytes(path.read_bytes())  # stable path, independent of the caller's cwd
+            torch.save(list(inputs), workdir / f"in{i}.pt")
+            job = {"model": str(model), "inputs": str(workdir / f"in{i}.pt"), "engine": engine or "qnnpack"}
+            ref_jobs.append(dict(job, outputs=str(workdir / f"ref{i}.pt")))
+            old_jobs.append(dict(job, outputs=str(workdir / f"old{i}.pt")))
+            prepared.append((path, described, engine))
+        start = time.perf_counter()
+        _, ref_results = _run_runner(pathlib.Path(sys.executable), ref_jobs, workdir / "ref", timeout)
+        ref_s = time.perf_counter() - start
+        start = time.perf_counter()
+        info, results = _run_runner(exe, old_jobs, workdir / "old", timeout)
+        old_s = time.perf_counter() - start
+        if info and not str(info.get("torch_version", "")).startswith(key + "."):
+            raise EdgepackError(f"{exe} runs torch {info.get('torch_version')}, not {key}: "
+                                f"recreate it with '{SETUP_COMMAND}'")
+        reports = []
+        for ref_job, old_job, (path, described, engine) in zip(ref_jobs, old_jobs, prepared):
+            ref = ref_results.get(ref_job["model"], {})
+            if not ref.get("ran") or ref.get("stage") != "done":
+                raise EdgepackError(f"{path}: does not load or run in this torch's lite interpreter "
+                                    f"({_summary(ref.get('error'))})")
+            res = results.get(old_job["model"], {"loaded": False, "ran": False, "error": "no result"})
+            report = {
+                "model": str(path), "runtime": key, "runtime_torch": info.get("torch_version"),
+                "reference_torch": torch.__version__, "bytecode_version": bytecode_version(path),
+                "runtime_max_bytecode": limit, "operator_problems": operator_problems(path, key),
+                "quantized": engine is not None, "engine": engine or "qnnpack", "inputs": described,
+                "loaded": bool(res.get("loaded")), "ran": bool(res.get("ran")), "error": None,
+                "comparison": None, "passed": False, "reason": None,
+                "criteria": (f"top-1 agreement >= {QUANT_MIN_AGREEMENT}, cosine >= {QUANT_MIN_COSINE}" if engine
+                             else f"max relative error <= {FLOAT_RTOL}"),
+                "timings_s": {"reference_batch": round(ref_s, 3), "old_runtime_batch": round(old_s, 3),
+                              "reference_run": ref.get("run_s"), "old_load": res.get("load_s"),
+                              "old_run": res.get("run_s")},
+            }
+            reports.append(report)
+            if not res.get("ran") or res.get("stage") != "done":
+                where = {"load": "does not load", "run": "fails to run", "crash": "crashes",
+                         "setup": "cannot be set up"}.get(res.get("stage"), "fails")
+                report["error"] = res.get("error")
+                report["reason"] = f"{where} in torch {info.get('torch_version', key)}: {_summary(res.get('error'))}"
+                continue
+            try:
+                cmp = compare(torch.load(ref_job["outputs"], weights_only=True),
+                              torch.load(old_job["outputs"], weights_only=True))
+            except EdgepackError as exc:
+                report["reason"] = f"outputs differ: {exc}"
+                continue
+            report["comparison"] = cmp.to_dict()
+            reason = _judge(engine is not None, cmp)
+            report["passed"] = reason is None
+            report["reason"] = None if reason is None else f"outputs differ: {reason}"
+    return reports
+
+
+def check_in_runtime(ptl_path, runtime: str = "2.1", python: Optional[str] = None, timeout: float = 600) -> dict:
+    """Run `ptl_path` in the old lite runtime `runtime` and compare its outputs with this torch's
+    lite interpreter on inputs that match the manifest's input spec.
+
+    Returns a report dict (`passed`, `reason`, `comparison`, ...). Raises EdgepackError for usage
+    problems: bad file, no manifest, missing old-runtime environment (with the command to make it).
+    A file the old runtime cannot load or run is not an exception: `passed` is False and `reason`
+    says why.
+    """
+    return check_many([ptl_path], runtime=runtime, python=python, timeout=timeout)[0]
+
+
 import click  # noqa: E402
+
+
+def _format_report(r: dict) -> str:
+    status = "PASS" if r["passed"] else "FAIL"
+    head = f"{status} {r['model']} in torch {r['runtime_torch'] or r['runtime']} lite interpreter " \
+           f"(bytecode {r['bytecode_version']}, runtime accepts <= {r['runtime_max_bytecode']})"
+    if r["comparison"]:
+        c = r["comparison"]
+        head += (f": max abs err {c['max_abs_err']:.2e}, max rel err {c['max_rel_err']:.2e}, "
+                 f"min cosine {c['min_cosine']:.6f}, top-1 agreement {c['top1_agreement']:.1%} "
+                 f"on {r['inputs']}" + (f", {r['engine']} engine" if r["quantized"] else ""))
+    return head
 
 
 @click.command()
 @click.argument("model", type=click.Path())
 @click.option("--runtime", default="2.1", show_default=True, help="Lite runtime release to check against.")
+@click.option("--python", "python", type=click.Path(dir_okay=False),
+              help=f"Python of the old-runtime environment (default: .venv-compat, or ${PYTHON_ENV_VAR}).")
 @click.option("--json", "as_json", is_flag=True)
-def check_command(model, runtime, as_json):
-    """Run MODEL.ptl in an old lite runtime and compare with the outputs recorded at build time."""
-    raise click.ClickException("not implemented yet")
+def check_command(model, runtime, python, as_json):
+    """Run MODEL.ptl in an old lite runtime (torch 2.1 = the last Android release) and compare its
+    outputs with this torch's lite interpreter. Exit 0 when they match, 1 when they differ or the
+    file does not load or run there, 2 for usage errors."""
+    try:
+        report = check_in_runtime(model, runtime=runtime, python=python)
+    except EdgepackError as exc:
+        click.echo(f"edgepack: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(_jsonable(report), indent=2, sort_keys=True))
+    else:
+        click.echo(_format_report(report))
+    if not report["passed"]:
+        click.echo(f"edgepack: error: check failed: {report['reason']}", err=True)
+        sys.exit(1)
+
+
+def _jsonable(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj

@@ -13,7 +13,7 @@ first one whose written file validates and records what it dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 import torch
 import torch.backends.xnnpack  # noqa: F401  (registers torch.backends.xnnpack)
@@ -51,35 +51,38 @@ def portable_optimize(module: torch.jit.ScriptModule, fold: bool = True) -> torc
 
 XNNPACK_PASSES = ["conv_bn_fusion", "insert_fold_prepack_ops", "remove_dropout", "fuse_add_relu",
                   "hoist_conv_packed_params", "freeze"]
+XNNPACK_PASS_NAMES = {MobileOptimizerType.INSERT_FOLD_PREPACK_OPS: "insert_fold_prepack_ops",
+                      MobileOptimizerType.CONV_BN_FUSION: "conv_bn_fusion"}
 PORTABLE_PASSES = ["freeze", "fold_conv_bn", "fold_conv_add_mul", "remove_dropout", "fuse_add_relu"]
 
 
-def variants(module: torch.jit.ScriptModule, mode: str = "auto") -> Iterator[Variant]:
-    """Optimised versions of `module`, most aggressive first; the caller validates each.
+def variants(module: torch.jit.ScriptModule, mode: str = "auto") -> Iterator[Callable[[], Variant]]:
+    """Makers of optimised versions of `module`, most aggressive first; the caller validates each.
 
-    The order is also our speed order: XNNPACK prepacking is what makes a mobile CPU fast, folding
-    saves a little, and the unoptimised module is the last resort.
+    Each item is a thunk so that one level failing to compile (an internal assert in a pass, say)
+    only rules out that level. The order is also our speed order: XNNPACK prepacking is what
+    makes a mobile CPU fast, folding saves a little, the unoptimised module is the last resort.
     """
     module = module.eval()
     if mode not in OPTIMIZE_MODES:
         raise ValueError(f"optimize mode must be one of {OPTIMIZE_MODES}")
     if mode == "none":
-        yield Variant(module, "none", passes=[])
+        yield lambda: Variant(module, "none", passes=[])
         return
     if mode in ("auto", "xnnpack") and xnnpack_available():
         prepack = MobileOptimizerType.INSERT_FOLD_PREPACK_OPS
         conv_bn = MobileOptimizerType.CONV_BN_FUSION
-        yield Variant(optimize_for_mobile(module), "xnnpack", passes=list(XNNPACK_PASSES))
-        yield Variant(optimize_for_mobile(module, {prepack}), "xnnpack", dropped=["insert_fold_prepack_ops"],
-                      passes=[p for p in XNNPACK_PASSES if p != "insert_fold_prepack_ops"])
-        yield Variant(optimize_for_mobile(module, {prepack, conv_bn}), "xnnpack",
-                      dropped=["insert_fold_prepack_ops", "conv_bn_fusion"],
-                      passes=[p for p in XNNPACK_PASSES if p not in ("insert_fold_prepack_ops", "conv_bn_fusion")])
+        # Prepacking is the speed win, so dropping conv/bn fusion alone is tried before it.
+        for blocked in ([], [conv_bn], [prepack], [prepack, conv_bn]):
+            dropped = [XNNPACK_PASS_NAMES[b] for b in blocked]
+            yield (lambda blocked=blocked, dropped=dropped: Variant(
+                optimize_for_mobile(module, set(blocked)), "xnnpack", dropped=dropped,
+                passes=[p for p in XNNPACK_PASSES if p not in dropped]))
     elif mode == "xnnpack":
         raise RuntimeError("this torch build has no XNNPACK, so optimize_for_mobile cannot run")
     full = [] if mode == "portable" or not xnnpack_available() else ["insert_fold_prepack_ops"]
-    yield Variant(portable_optimize(module, fold=True), "portable", dropped=full, passes=list(PORTABLE_PASSES))
-    yield Variant(portable_optimize(module, fold=False), "portable",
-                  dropped=full + ["fold_conv_bn", "fold_conv_add_mul"],
-                  passes=["freeze", "remove_dropout", "fuse_add_relu"])
-    yield Variant(module, "none", dropped=full + ["all"], passes=[])
+    yield lambda: Variant(portable_optimize(module, fold=True), "portable", dropped=full, passes=list(PORTABLE_PASSES))
+    yield lambda: Variant(portable_optimize(module, fold=False), "portable",
+                          dropped=full + ["fold_conv_bn", "fold_conv_add_mul"],
+                          passes=["freeze", "remove_dropout", "fuse_add_relu"])
+    yield lambda: Variant(module, "none", dropped=full + ["all"], passes=[])

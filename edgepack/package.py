@@ -19,7 +19,7 @@ import torch
 
 from . import manifest as mf
 from .errors import EdgepackError, ValidationError
-from .export import script_or_trace
+from .export import _first_line, script_or_trace
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
 from .pipeline import ImagePipeline, TensorPipeline
@@ -64,6 +64,7 @@ class BuildOptions:
     # optimisation, format
     optimize: str = "auto"
     bytecode_version: Optional[int] = None
+    runtime: Optional[str] = None  # lite runtime release the file must run on, e.g. "2.1"
     # validation
     val: Optional[str] = None
     val_count: int = 64
@@ -74,7 +75,7 @@ class BuildOptions:
 
     def recorded(self) -> dict:
         """Options that shape the artifact, for the manifest (no paths: they leak user names)."""
-        keep = ("method", "input", "output_kind", "quantize", "target", "optimize", "bytecode_version", "rtol",
+        keep = ("method", "input", "output_kind", "quantize", "target", "optimize", "bytecode_version", "runtime", "rtol",
                 "min_agreement", "calib_count", "val_count", "channels_last", "num_classes", "arch")
         out = {k: getattr(self, k) for k in keep}
         out["calib"] = bool(self.calib)
@@ -306,11 +307,12 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         if channels_last:
             example = example.contiguous(memory_format=torch.channels_last)
         exported = stages.run("export", script_or_trace, network, opts.method, example)
-        scripted = stages.run("script", lambda: torch.jit.script(wrap(exported).eval()))
+        scripted = stages.run("script", _script_pipeline, wrap(exported))
         float_outputs = stages.run("reference", run_all, float_reference, inputs)
         # Quantized builds: the optimiser is checked against the unoptimised quantized module, and
         # the quantization error separately against the float model (min agreement).
-        packed_reference = run_all(wrap(network).eval(), inputs) if opts.quantize else float_outputs
+        packed_reference = (stages.run("reference", _run_quantized, wrap(network).eval(), inputs)
+                            if opts.quantize else float_outputs)
         return _optimize_save_validate(source, src, opts, out, scripted, inputs, targets, described,
                                        float_outputs, packed_reference, stages, report, notes,
                                        manifest_parts={
@@ -326,9 +328,25 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
                                                               bundled=image_input),
                                            "quantization": quant_info,
                                        },
-                                       engine=engine or previous_engine)
+                                       engine=engine)
     finally:
         torch.backends.quantized.engine = previous_engine
+
+
+def _run_quantized(pipeline: torch.nn.Module, inputs) -> List[torch.Tensor]:
+    try:
+        return run_all(pipeline, inputs)
+    except RuntimeError as exc:  # e.g. QNNPACK refusing an add whose scales are out of its range
+        raise EdgepackError(f"the quantized model does not run on the {torch.backends.quantized.engine} engine: "
+                            f"{_first_line(exc)}") from None
+
+
+def _script_pipeline(pipeline: torch.nn.Module) -> torch.jit.ScriptModule:
+    try:
+        return torch.jit.script(pipeline.eval())
+    except Exception as exc:  # e.g. a network whose output is not one logits tensor
+        raise EdgepackError(f"cannot compile the packaged pipeline: {_first_line(exc)} "
+                            "(the network must map [N,3,H,W] to logits [N,C])") from None
 
 
 def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison) -> Optional[str]:
@@ -352,16 +370,25 @@ def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, target
     failures: List[str] = []
     chosen = last = None
     try:
-        candidates = variants(scripted, opts.optimize)
-        while True:
-            variant = stages.run("optimize", next, candidates, None)
-            if variant is None:
-                break
-            base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
-            stages.run("save", _save, variant.module, tmp, dict(base, validation=None, bytecode_version=None))
-            if opts.bytecode_version is not None:
-                stages.run("backport", _backport, tmp, opts.bytecode_version)
-            lite_outputs = stages.run("validate", lambda: run_all(load_lite(tmp), inputs))
+        for make in variants(scripted, opts.optimize):
+            try:
+                variant = stages.run("optimize", make)
+                base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
+                stages.run("save", _save, variant.module, tmp, dict(base, validation=None, bytecode_version=None))
+                if opts.bytecode_version is not None:
+                    stages.run("backport", _backport, tmp, opts.bytecode_version)
+                missing = _runtime_problems(tmp, opts.runtime)
+                if missing:
+                    failures.append(f"{variant.path}: would not run on lite runtime {opts.runtime} ({missing[0]})")
+                    report(f"  {failures[-1]}; retrying with less optimisation")
+                    continue
+                lite_outputs = stages.run("validate", _run_lite, tmp, inputs)
+            except EdgepackError:
+                raise
+            except Exception as exc:  # a pass or the lite runtime failed on this level: try the next
+                failures.append(f"an optimisation level failed ({_first_line(exc)})")
+                report(f"  {failures[-1]}; retrying with less optimisation")
+                continue
             vs_float = compare(float_outputs, lite_outputs)
             vs_packed = compare(packed_reference, lite_outputs) if opts.quantize else vs_float
             reason = _judge(opts, vs_packed, vs_float)
@@ -374,14 +401,18 @@ def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, target
             last = (variant, vs_float, vs_packed, lite_outputs)
         passed = chosen is not None
         if not passed:
-            if last is None or not opts.accept_mismatch:
+            if last is None:  # no level could even be run: the model or the target runtime is the problem
+                raise EdgepackError(f"cannot produce a runnable file ({failures[-1]}); nothing written")
+            if not opts.accept_mismatch:
                 raise ValidationError(f"validation failed for every optimisation level ({failures[-1]}); "
                                       "nothing written (--accept-mismatch keeps the file anyway)")
             chosen = last
             notes.append("validation FAILED and the file was kept because of --accept-mismatch")
+            report(f"  note: {notes[-1]}")
         variant, vs_float, vs_packed, lite_outputs = chosen
         if failures:
             notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
+            report(f"  note: {notes[-1]}")
         validation = dict(vs_float.to_dict(), passed=passed,
                           engine=engine, inputs=described, reference="float eager model",
                           rtol=None if opts.quantize else opts.rtol)
@@ -395,23 +426,45 @@ def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, target
                               accuracy_drop=round(float_acc - file_acc, 5))
         final = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded(),
                                  validation=validation, bytecode_version=None)
-        final["bytecode_version"] = opts.bytecode_version or _bytecode_version_of(tmp)
+        # What the validated file really is (a backport request above the native version is a no-op).
+        final["bytecode_version"] = _bytecode_version_of(tmp)
         stages.run("write", _save, variant.module, final_tmp, final)
         if opts.bytecode_version is not None:
             _backport(final_tmp, opts.bytecode_version)
         # The final file differs from the validated one only in its manifest: prove it.
-        rerun = run_all(load_lite(final_tmp), inputs)
+        rerun = _run_lite(final_tmp, inputs)
         if not all(torch.equal(a, b) for a, b in zip(rerun, lite_outputs)):
             raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
         os.replace(final_tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
         final_tmp.unlink(missing_ok=True)
-    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {variant.path}, "
+    dropped = f" without {', '.join(variant.dropped)}" if variant.dropped else ""
+    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {variant.path}{dropped}, "
            f"max rel err {vs_float.max_rel_err:.1e}, top-1 agreement {vs_float.top1_agreement:.1%})")
     return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=_file_sha256(out),
                        bytecode_version=final["bytecode_version"], manifest=final, timings=stages.timings,
                        notes=notes, accepted_mismatch=not passed)
+
+
+def _run_lite(path: pathlib.Path, inputs) -> List[torch.Tensor]:
+    """Run the file with one thread: in a process that already used OpenMP, XNNPACK's thread pool
+    and spinning OpenMP workers contend, and a 2-thread run can be 100x slower. One thread is
+    also how the app runs it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_all(load_lite(path), inputs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _runtime_problems(path: pathlib.Path, runtime: Optional[str]) -> List[str]:
+    if runtime is None:
+        return []
+    from .compat import operator_problems
+
+    return operator_problems(path, runtime) or []
 
 
 def _bytecode_version_of(path: pathlib.Path) -> int:

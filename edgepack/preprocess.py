@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .errors import EdgepackError
@@ -164,13 +163,13 @@ class ImagePreprocess(nn.Module):
     """uint8 `[H, W, 3|4]` frame -> normalised float `[1, 3, h, w]` batch for the network."""
 
     def __init__(self, cfg: PreprocessConfig, channels_last: bool = False,
-                 min_side: int = MIN_SIDE, max_side: int = MAX_SIDE):
+                 min_side: int = MIN_SIDE, max_side: int = MAX_SIDE, pil_rounding: bool = True):
         super().__init__()
+        self.pil_rounding = pil_rounding
         self.out_h, self.out_w = int(cfg.input_size[0]), int(cfg.input_size[1])
         self.scale_h, self.scale_w = cfg.scale_size
         self.crop_mode = cfg.crop_mode
         self.mode = "nearest-exact" if cfg.interpolation == "nearest" else cfg.interpolation
-        self.antialias = cfg.interpolation != "nearest"
         self.channels_last = channels_last
         self.min_side = int(min_side)
         self.max_side = int(max_side)
@@ -231,11 +230,18 @@ class ImagePreprocess(nn.Module):
         return x
 
     def resize(self, x: torch.Tensor, size: List[int]) -> torch.Tensor:
-        if self.antialias:
-            x = F.interpolate(x, size=size, mode=self.mode, align_corners=False, antialias=True)
+        # The aten ops are called directly: F.interpolate's scripted body references every mode,
+        # lanczos included, which an unfrozen (--no-optimize) file would then need and torch 2.1's
+        # lite runtime (= pytorch_android_lite 2.1.0) does not have. Results are identical.
+        if self.mode == "bicubic":
+            x = torch._C._nn._upsample_bicubic2d_aa(x, size, False, None)
+        elif self.mode == "bilinear":
+            x = torch._C._nn._upsample_bilinear2d_aa(x, size, False, None)
         else:
-            x = F.interpolate(x, size=size, mode=self.mode)
-        return torch.clamp(torch.round(x), 0.0, 255.0)
+            x = torch._C._nn._upsample_nearest_exact2d(x, size, None)
+        if self.pil_rounding:
+            x = torch.clamp(torch.round(x), 0.0, 255.0)
+        return x
 
     def center_crop_or_pad(self, x: torch.Tensor) -> torch.Tensor:
         h = x.size(2)

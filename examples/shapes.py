@@ -56,9 +56,13 @@ def draw_shape(label: str, rng: random.Random, size: Tuple[int, int]) -> Image.I
     w, h = size
     img = _background(rng, w, h)
     draw = ImageDraw.Draw(img)
-    r = rng.uniform(0.18, 0.36) * min(w, h)
-    cx = rng.uniform(r, w - r)
-    cy = rng.uniform(r, h - r)
+    # Subjects sit near the middle, as in photos: eval transforms centre-crop the shorter side,
+    # so on a 2.5:1 frame anything near the far ends is cropped away.
+    short = min(w, h)
+    r = rng.uniform(0.18, 0.32) * short
+    slack = max(0.0, short / 2 - r) * 0.8
+    cx = w / 2 + rng.uniform(-slack, slack)
+    cy = h / 2 + rng.uniform(-slack, slack)
     rot = rng.uniform(0, 2 * math.pi)
     colour = tuple(rng.randrange(256) for _ in range(3))
     if label == "circle":

@@ -1,6 +1,6 @@
 """Train the bundled example: an edgepack ImageClassifier on generated shapes, on CPU.
 
-    python examples/train_shapes.py --out examples/shapes_mnv2.ckpt
+    python examples/train_shapes.py --out examples/shapes_regnet.ckpt
 
 Generates the data set (examples/shapes.py), trains `mobilenetv3_small_100` at 128 px with
 Lightning for a few epochs, reports validation accuracy, and saves a weights-only checkpoint
@@ -28,15 +28,25 @@ import shapes  # noqa: E402
 from edgepack import ImageClassifier  # noqa: E402
 
 
+class PrintEpoch(pl.Callback):
+    """One line per epoch (the progress bar is off so logs stay readable in CI and files)."""
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        m = trainer.callback_metrics
+        if "val_acc" in m and not trainer.sanity_checking:
+            print(f"epoch {trainer.current_epoch}: val_acc={float(m['val_acc']):.4f} val_loss={float(m['val_loss']):.4f}",
+                  flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="examples/shapes_mnv2.ckpt")
+    parser.add_argument("--out", default="examples/shapes_regnet.ckpt")
     parser.add_argument("--data", default="examples/data/shapes")
-    parser.add_argument("--backbone", default="mobilenetv2_050")
-    parser.add_argument("--image-size", type=int, default=112)
+    parser.add_argument("--backbone", default="regnetx_002")
+    parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--train-per-class", type=int, default=300)
     parser.add_argument("--val-per-class", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -56,7 +66,7 @@ def main(argv=None):
         labels=shapes.CLASSES,
         data_config={**timm.data.resolve_data_config({}, model=timm.create_model(args.backbone, num_classes=0)),
                      "input_size": (3, args.image_size, args.image_size)},
-        lr=3e-3,
+        lr=1e-3,
     )
     cfg = model.hparams.data_config
     eval_tf = timm.data.create_transform(**cfg, is_training=False)
@@ -65,7 +75,8 @@ def main(argv=None):
     val = DataLoader(datasets.ImageFolder(data / "val", eval_tf), batch_size=64, num_workers=0)
 
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, deterministic=True)
+                         enable_progress_bar=False, deterministic=True,
+                         callbacks=[PrintEpoch()], enable_model_summary=False)
     t0 = time.time()
     trainer.fit(model, train, val)
     metrics = trainer.validate(model, val, verbose=False)[0]

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLE_CKPT = ROOT / "examples" / "shapes_mnv2.ckpt"
+EXAMPLE_CKPT = ROOT / "examples" / "shapes_regnet.ckpt"
 sys.path.insert(0, str(ROOT / "examples"))
 
 import shapes  # noqa: E402
@@ -23,7 +23,6 @@ TINY_ARCH = "resnet10t"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "fallback: smoke subset also run on torch without XNNPACK")
     torch.manual_seed(0)
 
 
@@ -74,7 +73,7 @@ def tiny_ckpt(tmp_path_factory, tiny_classifier):
 
 @pytest.fixture(scope="session")
 def example_ckpt():
-    assert EXAMPLE_CKPT.exists(), "examples/shapes_mnv2.ckpt is committed; run examples/train_shapes.py"
+    assert EXAMPLE_CKPT.exists(), "examples/shapes_regnet.ckpt is committed; run examples/train_shapes.py"
     return EXAMPLE_CKPT
 
 

@@ -16,9 +16,9 @@ from edgepack.manifest import read_manifest
 from edgepack.optimize import xnnpack_available
 from conftest import json_out, one_line_error, random_image
 
-pytestmark = pytest.mark.fallback
 
 
+@pytest.mark.fallback
 def test_build_checkpoint_writes_validated_ptl(cli, tiny_ckpt, tmp_path):
     out = tmp_path / "tiny.ptl"
     res = cli("build", tiny_ckpt, "-o", out, "--json", expect=0)
@@ -54,6 +54,7 @@ def test_rgba_and_rgb_give_same_answer(tiny_ckpt, tmp_path):
     assert torch.equal(lite(rgb), lite(rgba))
 
 
+@pytest.mark.fallback
 def test_float_input_and_logits(cli, tiny_ckpt, tiny_classifier, tmp_path):
     out = tmp_path / "f.ptl"
     cli("build", tiny_ckpt, "-o", out, "--input", "float", "--output-kind", "logits", expect=0)
@@ -78,6 +79,7 @@ def test_existing_output_needs_force(cli, tiny_ckpt, tmp_path):
     assert read_manifest(out)["schema"] == 1
 
 
+@pytest.mark.fallback
 def test_failed_validation_writes_nothing(cli, tiny_ckpt, tmp_path):
     out = tmp_path / "m.ptl"
     # A negative tolerance makes every optimisation level fail validation.
@@ -99,6 +101,7 @@ def test_builds_are_byte_identical(tiny_ckpt, tmp_path):
     assert digests[0] == digests[1]
 
 
+@pytest.mark.fallback
 @pytest.mark.parametrize("mode", ["portable", "none"])
 def test_portable_and_unoptimized_paths(tiny_ckpt, tmp_path, mode):
     out = tmp_path / f"{mode}.ptl"

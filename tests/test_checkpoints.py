@@ -16,7 +16,6 @@ from edgepack.errors import EdgepackError, UntrustedCheckpointError
 from edgepack.sources import load_source
 from conftest import TINY_ARCH, one_line_error, save_lightning_checkpoint
 
-pytestmark = pytest.mark.fallback
 
 
 class _Evil:
@@ -53,6 +52,7 @@ def _payloads(marker):
     }
 
 
+@pytest.mark.fallback
 @pytest.mark.parametrize("kind", ["reduce_os_system", "reduce_eval", "nested_object", "in_hyper_parameters"])
 def test_malicious_pickles_are_refused_without_running(kind, tmp_path, cli):
     marker = tmp_path / "pwned"
@@ -110,6 +110,7 @@ def _fake_autotimm_classes():
     return mod
 
 
+@pytest.mark.fallback
 def test_autotimm_style_checkpoint_builds_without_autotimm(tmp_path, cli, monkeypatch):
     import timm
 

@@ -12,7 +12,6 @@ from edgepack import BuildOptions, build
 from edgepack.images import read_image
 from conftest import json_out, one_line_error, random_image
 
-pytestmark = pytest.mark.fallback
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +58,7 @@ def test_decoding_conversions(images):
     assert (gray16.int() - gray8.int()).abs().max() <= 1  # 16-bit scaled, not clipped
 
 
+@pytest.mark.fallback
 def test_predict_all_formats(cli, model_file, images):
     _, files = images
     res = cli("predict", model_file, *files.values(), "--top-k", "2", "--json", expect=0)

@@ -13,7 +13,6 @@ from edgepack.errors import EdgepackError
 from edgepack.sources import load_source
 from conftest import TINY_ARCH, one_line_error, save_lightning_checkpoint
 
-pytestmark = pytest.mark.fallback
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +20,7 @@ def timm_net():
     return timm.create_model(TINY_ARCH, pretrained=False, num_classes=7).eval()
 
 
+@pytest.mark.fallback
 def test_own_checkpoint(tiny_ckpt, tiny_classifier):
     src = load_source(str(tiny_ckpt))
     assert src.num_classes == 4 and src.labels == ["a", "b", "c", "d"]
@@ -85,6 +85,7 @@ def test_checkpoint_without_backbone_needs_model_class(tmp_path, cli):
     assert "--model-class" in one_line_error(res)
 
 
+@pytest.mark.fallback
 def test_model_class_source(tmp_path, cli, monkeypatch):
     pkg = tmp_path / "mypkg"
     pkg.mkdir()

@@ -1,0 +1,30 @@
+"""Regenerate tests/fixtures/edgepack_manifest.json from a real build of the bundled example.
+
+    .venv/bin/python scripts/update_manifest_fixture.py
+
+The fixture is the contract between edgepack and the Android app: the Python tests check that a
+fresh build still produces a manifest of the same shape, and the app's JVM tests parse it. Run
+this after an intentional manifest change (and bump manifest.SCHEMA when the change breaks readers).
+"""
+import json
+import pathlib
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "edgepack_manifest.json"
+EXAMPLE = ROOT / "examples" / "shapes_regnet.ckpt"
+
+
+def main() -> int:
+    from edgepack import BuildOptions, build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = build(str(EXAMPLE), BuildOptions(output=f"{tmp}/example.ptl"), report=lambda m: None)
+    FIXTURE.write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {FIXTURE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
