@@ -323,13 +323,10 @@ def summarize(raw: dict) -> dict:
 
 
 def _sha256(path) -> str:
-    import hashlib
+    # Imported here: the benchmark child runs this file by path, outside the package.
+    from .files import sha256_file
 
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def run_child(spec: dict, env: dict, timeout: float = DEFAULT_TIMEOUT_S) -> dict:

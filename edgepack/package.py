@@ -7,7 +7,6 @@ Nothing appears at the output path unless validation passed (or the user accepte
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 import sys
@@ -18,8 +17,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from . import manifest as mf
+from .compat import backport_in_place, bytecode_version, operator_problems
 from .errors import EdgepackError, ValidationError
 from .export import _first_line, script_or_trace
+from .files import sha256_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
 from .pipeline import ImagePipeline, TensorPipeline
@@ -165,8 +166,8 @@ def _check_options(opts: BuildOptions) -> None:
         raise EdgepackError(f"--target must be one of {', '.join(TARGETS)}")
     if opts.target == "mobile" and opts.quantize and "qnnpack" not in torch.backends.quantized.supported_engines:
         raise EdgepackError("this torch build has no qnnpack engine, which --target mobile quantization needs")
-    if not 0 < opts.min_agreement <= 1:
-        raise EdgepackError("--min-agreement must be in (0, 1]")
+    if not 0 <= opts.min_agreement <= 1:
+        raise EdgepackError("--min-agreement must be in [0, 1]")
 
 
 def _output_path(source: str, opts: BuildOptions) -> pathlib.Path:
@@ -230,30 +231,40 @@ def _save(module: torch.jit.ScriptModule, path: pathlib.Path, manifest: dict) ->
         raise EdgepackError(f"{path.parent}: cannot write the output file ({exc.strerror or exc})") from None
 
 
+@dataclass
+class ValidationSet:
+    inputs: List[torch.Tensor]
+    targets: List[Optional[int]]  # class index for --val images in class folders, else None
+    user: List[bool]  # True for the user's --val images
+    described: str
+
+
 def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Optional[ImagePreprocess],
-                       size) -> tuple:
-    """(inputs, class indices or None, description) in the form the artifact takes."""
+                       size, labels: Optional[List[str]]) -> ValidationSet:
+    """Seeded synthetic frames plus the user's --val images, in the form the artifact takes."""
     images = synthetic_images()
     targets: List[Optional[int]] = [None] * len(images)
+    user = [False] * len(images)
     described = f"{len(images)} synthetic frames"
     if opts.val:
         items = list_images(opts.val, limit=opts.val_count)
         classes = sorted({c for _, c in items if c is not None})
+        # Folder names are matched to the model's labels when it has them, else (like
+        # torchvision's ImageFolder) their sorted order is the class index.
+        if labels and all(c in labels for c in classes):
+            classes = list(labels)
         images += [read_image(p, opts.max_pixels) for p, _ in items]
         targets += [classes.index(c) if c is not None else None for _, c in items]
+        user += [True] * len(items)
         described += f" + {len(items)} images from --val"
     if image_input:
-        return images, targets, described
+        return ValidationSet(images, targets, user, described)
     with torch.no_grad():
         tensors = [preprocess(img) for img in images]
     gen = torch.Generator().manual_seed(1)
     tensors += [torch.randn(1, 3, *size, generator=gen) for _ in range(2)]
-    targets += [None, None]
-    return tensors, targets, described + " (preprocessed) + 2 random tensors"
-
-
-def _file_sha256(path: pathlib.Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return ValidationSet(tensors, targets + [None, None], user + [False, False],
+                         described + " (preprocessed) + 2 random tensors")
 
 
 def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _stderr) -> BuildResult:
@@ -290,11 +301,16 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         return TensorPipeline(network, activation, channels_last=channels_last)
 
     float_reference = wrap(src.model).eval()
-    inputs, targets, described = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size)
+    vset = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size, labels)
+    inputs = vset.inputs
 
     engine = TARGETS[opts.target] if opts.quantize else None
     network, quant_info = src.model, {"mode": "none", "engine": None}
     previous_engine = torch.backends.quantized.engine
+    # A Trainer(deterministic=True) earlier in the same process leaves deterministic algorithms
+    # on, and some quantized kernels have no deterministic version; packaging needs none.
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
     try:
         if engine:
             torch.backends.quantized.engine = engine
@@ -313,7 +329,7 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         # the quantization error separately against the float model (min agreement).
         packed_reference = (stages.run("reference", _run_quantized, wrap(network).eval(), inputs)
                             if opts.quantize else float_outputs)
-        return _optimize_save_validate(source, src, opts, out, scripted, inputs, targets, described,
+        return _optimize_save_validate(opts, out, scripted, vset,
                                        float_outputs, packed_reference, stages, report, notes,
                                        manifest_parts={
                                            "source": src.info, "task": task, "labels": labels,
@@ -331,6 +347,7 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
                                        engine=engine)
     finally:
         torch.backends.quantized.engine = previous_engine
+        torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _run_quantized(pipeline: torch.nn.Module, inputs) -> List[torch.Tensor]:
@@ -349,21 +366,29 @@ def _script_pipeline(pipeline: torch.nn.Module) -> torch.jit.ScriptModule:
                             "(the network must map [N,3,H,W] to logits [N,C])") from None
 
 
-def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison) -> Optional[str]:
-    """Why a candidate file fails validation, or None when it passes."""
+def _agreement(reference, outputs, vset: ValidationSet) -> float:
+    """Top-1 agreement on the user's images when there are any (in-distribution: what matters for
+    int8), else on all inputs. Synthetic frames give near-ties that flip on any rounding."""
+    pairs = [(r, o) for r, o, u in zip(reference, outputs, vset.user) if u] or list(zip(reference, outputs))
+    return compare([r for r, _ in pairs], [o for _, o in pairs]).top1_agreement
+
+
+def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float) -> tuple:
+    """(why the candidate fails or None, whether less optimisation could help)."""
     if opts.quantize:
         if vs_packed.min_cosine < 0.99:
-            return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})"
-        if vs_float.top1_agreement < opts.min_agreement:
-            return (f"top-1 agreement with the float model {vs_float.top1_agreement:.1%} "
-                    f"< {opts.min_agreement:.1%} (--min-agreement)")
-        return None
+            return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})", True
+        if agreement < opts.min_agreement:
+            # The optimised file matches the quantized model: quantization itself is the cause.
+            return (f"int8 top-1 agreement with the float model is {agreement:.1%} < {opts.min_agreement:.1%} "
+                    "(--min-agreement); try more --calib images, --quantize dynamic, or no quantization"), False
+        return None, False
     if not vs_float.max_rel_err <= opts.rtol:
-        return f"max relative error {vs_float.max_rel_err:.2e} > {opts.rtol:.0e} (--rtol)"
-    return None
+        return f"max relative error {vs_float.max_rel_err:.2e} > {opts.rtol:.0e} (--rtol)", True
+    return None, False
 
 
-def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, targets, described, float_outputs,
+def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outputs,
                             packed_reference, stages, report, notes, manifest_parts, engine) -> BuildResult:
     tmp = _tmp_path(out, "candidate")
     final_tmp = _tmp_path(out, "final")
@@ -376,13 +401,13 @@ def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, target
                 base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
                 stages.run("save", _save, variant.module, tmp, dict(base, validation=None, bytecode_version=None))
                 if opts.bytecode_version is not None:
-                    stages.run("backport", _backport, tmp, opts.bytecode_version)
+                    stages.run("backport", backport_in_place, tmp, opts.bytecode_version)
                 missing = _runtime_problems(tmp, opts.runtime)
                 if missing:
                     failures.append(f"{variant.path}: would not run on lite runtime {opts.runtime} ({missing[0]})")
                     report(f"  {failures[-1]}; retrying with less optimisation")
                     continue
-                lite_outputs = stages.run("validate", _run_lite, tmp, inputs)
+                lite_outputs = stages.run("validate", _run_lite, tmp, vset.inputs)
             except EdgepackError:
                 raise
             except Exception as exc:  # a pass or the lite runtime failed on this level: try the next
@@ -391,48 +416,53 @@ def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, target
                 continue
             vs_float = compare(float_outputs, lite_outputs)
             vs_packed = compare(packed_reference, lite_outputs) if opts.quantize else vs_float
-            reason = _judge(opts, vs_packed, vs_float)
+            agreement = _agreement(float_outputs, lite_outputs, vset)
+            reason, retry = _judge(opts, vs_packed, vs_float, agreement)
             label = variant.path + (f" without {', '.join(variant.dropped)}" if variant.dropped else "")
             if reason is None:
                 chosen = (variant, vs_float, vs_packed, lite_outputs)
                 break
-            report(f"  {label}: {reason}; retrying with less optimisation")
             failures.append(f"{label}: {reason}")
             last = (variant, vs_float, vs_packed, lite_outputs)
+            if not retry:
+                break
+            report(f"  {label}: {reason}; retrying with less optimisation")
         passed = chosen is not None
         if not passed:
             if last is None:  # no level could even be run: the model or the target runtime is the problem
                 raise EdgepackError(f"cannot produce a runnable file ({failures[-1]}); nothing written")
             if not opts.accept_mismatch:
-                raise ValidationError(f"validation failed for every optimisation level ({failures[-1]}); "
+                raise ValidationError(f"validation failed ({failures[-1]}); "
                                       "nothing written (--accept-mismatch keeps the file anyway)")
             chosen = last
             notes.append("validation FAILED and the file was kept because of --accept-mismatch")
             report(f"  note: {notes[-1]}")
         variant, vs_float, vs_packed, lite_outputs = chosen
-        if failures:
+        if failures and passed:
             notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
             report(f"  note: {notes[-1]}")
         validation = dict(vs_float.to_dict(), passed=passed,
-                          engine=engine, inputs=described, reference="float eager model",
+                          engine=engine, inputs=vset.described, reference="float eager model",
                           rtol=None if opts.quantize else opts.rtol)
         if opts.quantize:
             validation.update(min_agreement=opts.min_agreement,
+                              judged_top1_agreement=round(_agreement(float_outputs, lite_outputs, vset), 5),
+                              judged_on="--val images" if any(vset.user) else "all inputs",
                               vs_quantized_eager=vs_packed.to_dict())
-        float_acc = accuracy(float_outputs, targets)
+        float_acc = accuracy(float_outputs, vset.targets)
         if float_acc is not None:
-            file_acc = accuracy(lite_outputs, targets)
+            file_acc = accuracy(lite_outputs, vset.targets)
             validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
                               accuracy_drop=round(float_acc - file_acc, 5))
         final = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded(),
                                  validation=validation, bytecode_version=None)
         # What the validated file really is (a backport request above the native version is a no-op).
-        final["bytecode_version"] = _bytecode_version_of(tmp)
+        final["bytecode_version"] = bytecode_version(tmp)
         stages.run("write", _save, variant.module, final_tmp, final)
         if opts.bytecode_version is not None:
-            _backport(final_tmp, opts.bytecode_version)
+            backport_in_place(final_tmp, opts.bytecode_version)
         # The final file differs from the validated one only in its manifest: prove it.
-        rerun = _run_lite(final_tmp, inputs)
+        rerun = _run_lite(final_tmp, vset.inputs)
         if not all(torch.equal(a, b) for a, b in zip(rerun, lite_outputs)):
             raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
         os.replace(final_tmp, out)
@@ -442,7 +472,7 @@ def _optimize_save_validate(source_arg, src, opts, out, scripted, inputs, target
     dropped = f" without {', '.join(variant.dropped)}" if variant.dropped else ""
     report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {variant.path}{dropped}, "
            f"max rel err {vs_float.max_rel_err:.1e}, top-1 agreement {vs_float.top1_agreement:.1%})")
-    return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=_file_sha256(out),
+    return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
                        bytecode_version=final["bytecode_version"], manifest=final, timings=stages.timings,
                        notes=notes, accepted_mismatch=not passed)
 
@@ -462,18 +492,4 @@ def _run_lite(path: pathlib.Path, inputs) -> List[torch.Tensor]:
 def _runtime_problems(path: pathlib.Path, runtime: Optional[str]) -> List[str]:
     if runtime is None:
         return []
-    from .compat import operator_problems
-
     return operator_problems(path, runtime) or []
-
-
-def _bytecode_version_of(path: pathlib.Path) -> int:
-    from torch.jit.mobile import _get_model_bytecode_version
-
-    return int(_get_model_bytecode_version(str(path)))
-
-
-def _backport(path: pathlib.Path, version: int) -> None:
-    from .compat import backport_in_place
-
-    backport_in_place(path, version)

@@ -84,8 +84,8 @@ def quantize_dynamic(model: nn.Module, size, report: Callable[[str], None]) -> T
     info = {"mode": "dynamic", "types": ["Linear", "LSTM", "GRU"], "quantized_modules": len(covered)}
     info.update(_coverage(model, covered, size))
     if info["compute_fraction"] < LOW_COVERAGE:
-        warning = (f"dynamic quantization covers only {info['compute_fraction']:.0%} of this network's compute "
-                   f"({info['params_fraction']:.0%} of its parameters): it quantizes Linear layers, and this is a "
+        warning = (f"dynamic quantization covers only {info['compute_fraction']:.1%} of this network's compute "
+                   f"({info['params_fraction']:.1%} of its parameters): it quantizes Linear layers, and this is a "
                    "convolutional network. Expect little gain; use --quantize=static --calib DIR instead.")
         info["warning"] = warning
         report(f"  warning: {warning}")

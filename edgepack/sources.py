@@ -8,7 +8,6 @@ is installed here; checkpoints only ever provide data.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import importlib
 import os
 import pathlib
@@ -22,6 +21,7 @@ from torch import nn
 
 from .checkpoints import IgnoredObject, load_checkpoint
 from .errors import EdgepackError
+from .files import sha256_file
 from .models import TimmClassifier, default_data_config, plain_data_config
 
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
@@ -41,14 +41,6 @@ class ModelSource:
     multi_label: bool = False
     info: Dict[str, Any] = field(default_factory=dict)  # manifest "source": kind, name, sha256, loader
     notes: List[str] = field(default_factory=list)  # what the user should be told
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_arch(name: str) -> None:

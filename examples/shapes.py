@@ -90,8 +90,8 @@ def draw_shape(label: str, rng: random.Random, size: Tuple[int, int]) -> Image.I
     return img
 
 
-def random_size(rng: random.Random) -> Tuple[int, int]:
-    short = rng.randint(64, 240)
+def random_size(rng: random.Random, short_range: Tuple[int, int] = (64, 240)) -> Tuple[int, int]:
+    short = rng.randint(*short_range)
     aspect = math.exp(rng.uniform(math.log(1 / 2.5), math.log(2.5)))
     w, h = (int(short * aspect), short) if aspect >= 1 else (short, int(short / aspect))
     return max(w, 32), max(h, 32)
@@ -112,3 +112,31 @@ def generate(root, count_per_class: int, seed: int) -> pathlib.Path:
     for n, (img, label_idx) in enumerate(samples(count_per_class, seed)):
         img.save(root / CLASSES[label_idx] / f"{n:05d}.png")
     return root
+
+
+class ShapesStream:
+    """A map-style dataset that draws a fresh scene for every index and epoch.
+
+    Training on an endless supply of scenes (instead of a fixed folder) keeps a small network from
+    memorising backgrounds; `set_epoch` changes the draws. Smaller frames than the folders use
+    keep drawing cheap; the eval transform resizes everything to the model's input anyway.
+    """
+
+    def __init__(self, length: int, transform, seed: int = 0, short_range: Tuple[int, int] = (64, 128)):
+        self.length = length
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+        self.short_range = short_range
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int):
+        rng = random.Random((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
+        label_idx = rng.randrange(len(CLASSES))
+        img = draw_shape(CLASSES[label_idx], rng, random_size(rng, self.short_range))
+        return self.transform(img), label_idx

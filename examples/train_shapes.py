@@ -2,8 +2,8 @@
 
     python examples/train_shapes.py --out examples/shapes_regnet.ckpt
 
-Generates the data set (examples/shapes.py), trains `mobilenetv3_small_100` at 128 px with
-Lightning for a few epochs, reports validation accuracy, and saves a weights-only checkpoint
+Generates the data set (examples/shapes.py), trains `regnetx_002` at 64 px with Lightning on
+freshly drawn scenes each epoch, reports validation accuracy, and saves a weights-only checkpoint
 (hyper-parameters + state dict, no optimizer state) that loads with `weights_only=True`.
 Training uses timm's own eval transform plus a horizontal flip, so the preprocessing edgepack
 bundles is the one the model was trained with.
@@ -29,7 +29,13 @@ from edgepack import ImageClassifier  # noqa: E402
 
 
 class PrintEpoch(pl.Callback):
-    """One line per epoch (the progress bar is off so logs stay readable in CI and files)."""
+    """One line per epoch (the progress bar is off so logs stay readable in CI and files); also
+    advances the scene stream so every epoch sees new images."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        dataset = trainer.train_dataloader.dataset
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(trainer.current_epoch)
 
     def on_validation_epoch_end(self, trainer, pl_module):
         m = trainer.callback_metrics
@@ -44,7 +50,7 @@ def main(argv=None):
     parser.add_argument("--data", default="examples/data/shapes")
     parser.add_argument("--backbone", default="regnetx_002")
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--train-per-class", type=int, default=300)
+    parser.add_argument("--train-per-class", type=int, default=400)
     parser.add_argument("--val-per-class", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
@@ -71,7 +77,10 @@ def main(argv=None):
     cfg = model.hparams.data_config
     eval_tf = timm.data.create_transform(**cfg, is_training=False)
     train_tf = transforms.Compose([transforms.RandomHorizontalFlip(), eval_tf])
-    train = DataLoader(datasets.ImageFolder(data / "train", train_tf), batch_size=32, shuffle=True, num_workers=0)
+    # Fresh scenes every epoch (examples/shapes.py ShapesStream); the written train/ folder is the
+    # calibration and demo set, val/ is the held-out measurement.
+    stream = shapes.ShapesStream(args.train_per_class * len(shapes.CLASSES), train_tf, seed=args.seed)
+    train = DataLoader(stream, batch_size=32, shuffle=False, num_workers=0)
     val = DataLoader(datasets.ImageFolder(data / "val", eval_tf), batch_size=64, num_workers=0)
 
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,

@@ -8,7 +8,8 @@ gradients and textures, noise, text-like edges; sizes from 32 px to 4000 px; asp
 4:1) it reports, in normalised units (after mean/std):
 - the mean and max absolute difference between the network input our scripted preprocessing
   produces and what `timm.data.create_transform(...)` produces from the same image with PIL;
-- the same without our PIL-style uint8 rounding after each resize pass (the effect of rounding);
+- the same for a float resize with no uint8 rounding (what a plain float pipeline does: the size
+  of the effect of PIL rounding to uint8);
 - top-1 agreement between the built `.ptl` fed the uint8 frame and the eager float model fed timm's
   tensor (the path users take without edgepack).
 """
@@ -72,7 +73,7 @@ def varied_images(count: int, seed: int = 0):
 def measure(ptl_path, cfg: PreprocessConfig, model: torch.nn.Module, images) -> dict:
     lite = load_lite(ptl_path)
     ours = torch.jit.script(ImagePreprocess(cfg).eval())
-    no_round = torch.jit.script(ImagePreprocess(cfg, pil_rounding=False).eval())
+    no_round = torch.jit.script(ImagePreprocess(cfg, uint8_resize=False).eval())
     timm_tf = timm.data.create_transform(**cfg.to_timm_config(), is_training=False)
     means, maxes, means_nr, maxes_nr, agree, by_kind = [], [], [], [], [], {}
     with torch.no_grad():
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
              f"Command: `.venv/bin/python scripts/measure_parity.py --count {args.count}`  ",
              f"Model: `{pathlib.Path(args.ckpt).name}`; {args.count} generated images per row (shapes scenes, gradients, "
              "noise, text-like edges; 32-4000 px, aspect 1:4-4:1). Differences in normalised units (after mean/std).", "",
-             "| interpolation | mean abs diff | max abs diff | mean abs diff, no uint8 rounding | max, no rounding | "
+             "| interpolation | mean abs diff | max abs diff | mean abs diff, float resize | max, float resize | "
              "top-1 agreement | by kind |",
              "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():

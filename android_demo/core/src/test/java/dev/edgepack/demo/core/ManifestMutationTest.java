@@ -223,7 +223,7 @@ public class ManifestMutationTest {
     assertRefused(color, Code.INPUT_COLOR_UNSUPPORTED);
 
     Map<String, Object> sides = fixture();
-    input(sides).put("min_side", 5000L);
+    input(sides).put("min_side", ((Number) input(sides).get("max_side")).longValue() + 1);
     assertRefused(sides, Code.INPUT_SIDES_INVALID);
 
     Map<String, Object> channelsType = fixture();
