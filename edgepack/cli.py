@@ -90,13 +90,15 @@ def main():
               show_default=True, help="auto: optimize_for_mobile where torch has XNNPACK, else portable passes.")
 @click.option("--no-optimize", is_flag=True, help="Same as --optimize none.")
 @click.option("--bytecode-version", type=int, help="Write this bytecode version (backport).")
-@click.option("--runtime", help="Target lite runtime release, e.g. 2.1 (sets --bytecode-version).")
+@click.option("--runtime", help="Lite runtime the file must run on, e.g. 2.1 (= pytorch_android_lite 2.1.0): caps the "
+                   "bytecode version and refuses operators that runtime lacks.")
 @click.option("--val", type=click.Path(), help="Validation images (ImageFolder layout gives accuracy).")
 @click.option("--val-count", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--rtol", type=float, default=1e-3, show_default=True,
               help="Float builds: max error relative to the largest output.")
 @click.option("--min-agreement", type=float, default=0.98, show_default=True,
-              help="Quantized builds: minimum top-1 agreement with the float model.")
+              help="Quantized builds: minimum top-1 agreement with the float model, judged on the --val "
+                   "images when given.")
 @click.option("--accept-mismatch", is_flag=True, help="Keep the file even when validation fails.")
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
 @click.option("--ops-yaml", type=click.Path(dir_okay=False), help="Write the root operator list for a selective build.")

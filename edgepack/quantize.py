@@ -129,6 +129,17 @@ def quantize_static(model: nn.Module, engine: str, batches: List[torch.Tensor], 
         for batch in batches:
             prepared(batch)
     converted = convert_fx(prepared).eval()
+    try:
+        with torch.no_grad():
+            converted(batches[0] if batches else example[0])
+    except RuntimeError as exc:  # QNNPACK refuses e.g. adds whose input/output scale ratio is out of range
+        text = str(exc)
+        detail = next((line.strip() for line in text.splitlines() if "QNNPACK" in line or "qnnp" in line),
+                      text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+        raise EdgepackError(f"the static int8 model does not run on the {engine} engine ({detail[:200]}); "
+                            "this happens when calibrated activation scales fall outside the engine's range "
+                            "(often with untrained weights): try more representative --calib images, "
+                            "--quantize dynamic, or --target x86") from None
     quantized_types = (torch.ao.nn.quantized.Conv2d, torch.ao.nn.quantized.Linear,
                        torch.ao.nn.intrinsic.quantized.ConvReLU2d, torch.ao.nn.intrinsic.quantized.LinearReLU)
     converted_modules = dict(converted.named_modules())
