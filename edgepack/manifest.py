@@ -38,6 +38,36 @@ def tensor_input_spec(height: int, width: int) -> dict:
             "normalized": True}
 
 
+def rewrite_archive(path, manifest: dict) -> bytes:
+    """The bytes of TorchScript archive `path` with its manifest replaced and debug info dropped.
+
+    Used for the final file: the validated candidate is copied record by record (same bytecode,
+    same tensors, so nothing to re-validate but the manifest), which lets the build free the
+    optimised module before validation instead of keeping it to save again. The `*.debug_pkl`
+    records (source ranges for error messages of the full-JIT code section, which the lite
+    interpreter never reads) are dropped: they hold absolute paths of the Python sources the
+    model was scripted from, user names included.
+    """
+    import io
+
+    reader = torch._C.PyTorchFileReader(str(path))
+    buffer = io.BytesIO()
+    writer = torch._C.PyTorchFileWriter(buffer)
+    if reader.has_record("version"):
+        writer.set_min_version(int(reader.get_record("version").decode().strip()))
+    for name in reader.get_all_records():
+        if name in ("version", "byteorder", ".data/version", ".data/serialization_id") or name.endswith(".debug_pkl"):
+            continue  # the writer adds its own version, byte order and serialization id
+        data = mf_bytes(manifest) if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
+        writer.write_record(name, data, len(data))
+    writer.write_end_of_file()
+    return buffer.getvalue()
+
+
+def mf_bytes(manifest: dict) -> bytes:
+    return dumps(manifest).encode("utf-8")
+
+
 def read_extra_file(path, name: str = MANIFEST_NAME) -> Optional[str]:
     """An extra file from a TorchScript/lite zip archive, or None when it has none."""
     with zipfile.ZipFile(path) as zf:

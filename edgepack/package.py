@@ -7,6 +7,7 @@ Nothing appears at the output path unless validation passed (or the user accepte
 """
 from __future__ import annotations
 
+import gc
 import os
 import pathlib
 import sys
@@ -220,7 +221,10 @@ def _save(module: torch.jit.ScriptModule, path: pathlib.Path, manifest: dict) ->
     Serialised to memory first: the archive's inner folder is then always `archive/` instead of
     being named after the (temporary) file, so equal builds give equal bytes.
     """
-    data = module._save_to_buffer_for_lite_interpreter(_extra_files={mf.MANIFEST_NAME: mf.dumps(manifest)})
+    _write_bytes(path, module._save_to_buffer_for_lite_interpreter(_extra_files={mf.MANIFEST_NAME: mf.dumps(manifest)}))
+
+
+def _write_bytes(path: pathlib.Path, data: bytes) -> None:
     try:
         with open(path, "wb") as f:
             f.write(data)
@@ -390,7 +394,10 @@ def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agre
 
 def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outputs,
                             packed_reference, stages, report, notes, manifest_parts, engine) -> BuildResult:
+    """Try optimisation levels until a written, reloaded candidate validates; then write the final
+    file from that candidate's records with the validation figures in its manifest."""
     tmp = _tmp_path(out, "candidate")
+    kept = _tmp_path(out, "failed")  # the last candidate that ran but failed, for --accept-mismatch
     final_tmp = _tmp_path(out, "final")
     failures: List[str] = []
     chosen = last = None
@@ -400,6 +407,10 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
                 variant = stages.run("optimize", make)
                 base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
                 stages.run("save", _save, variant.module, tmp, dict(base, validation=None, bytecode_version=None))
+                # The file on disk is all that matters from here on: free the optimised module (and
+                # its prepacked weights) before the lite interpreter loads another copy.
+                variant.module = None
+                gc.collect()
                 if opts.bytecode_version is not None:
                     stages.run("backport", backport_in_place, tmp, opts.bytecode_version)
                 missing = _runtime_problems(tmp, opts.runtime)
@@ -420,10 +431,11 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
             reason, retry = _judge(opts, vs_packed, vs_float, agreement)
             label = variant.path + (f" without {', '.join(variant.dropped)}" if variant.dropped else "")
             if reason is None:
-                chosen = (variant, vs_float, vs_packed, lite_outputs)
+                chosen = (tmp, variant, vs_float, vs_packed, lite_outputs)
                 break
             failures.append(f"{label}: {reason}")
-            last = (variant, vs_float, vs_packed, lite_outputs)
+            os.replace(tmp, kept)
+            last = (kept, variant, vs_float, vs_packed, lite_outputs)
             if not retry:
                 break
             report(f"  {label}: {reason}; retrying with less optimisation")
@@ -437,7 +449,7 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
             chosen = last
             notes.append("validation FAILED and the file was kept because of --accept-mismatch")
             report(f"  note: {notes[-1]}")
-        variant, vs_float, vs_packed, lite_outputs = chosen
+        candidate, variant, vs_float, vs_packed, lite_outputs = chosen
         if failures and passed:
             notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
             report(f"  note: {notes[-1]}")
@@ -455,20 +467,16 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
             validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
                               accuracy_drop=round(float_acc - file_acc, 5))
         final = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded(),
-                                 validation=validation, bytecode_version=None)
-        # What the validated file really is (a backport request above the native version is a no-op).
-        final["bytecode_version"] = bytecode_version(tmp)
-        stages.run("write", _save, variant.module, final_tmp, final)
-        if opts.bytecode_version is not None:
-            backport_in_place(final_tmp, opts.bytecode_version)
+                                 validation=validation, bytecode_version=bytecode_version(candidate))
+        stages.run("write", _write_bytes, final_tmp, mf.rewrite_archive(candidate, final))
         # The final file differs from the validated one only in its manifest: prove it.
         rerun = _run_lite(final_tmp, vset.inputs)
         if not all(torch.equal(a, b) for a, b in zip(rerun, lite_outputs)):
             raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
         os.replace(final_tmp, out)
     finally:
-        tmp.unlink(missing_ok=True)
-        final_tmp.unlink(missing_ok=True)
+        for path in (tmp, kept, final_tmp):
+            path.unlink(missing_ok=True)
     dropped = f" without {', '.join(variant.dropped)}" if variant.dropped else ""
     report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {variant.path}{dropped}, "
            f"max rel err {vs_float.max_rel_err:.1e}, top-1 agreement {vs_float.top1_agreement:.1%})")
