@@ -78,14 +78,18 @@ def _coverage(model: nn.Module, covered: List[str], size) -> dict:
     }
 
 
+def _pct(fraction: float) -> str:
+    return f"{fraction:.1%}" if fraction >= 0.001 else "<0.1%"
+
+
 def quantize_dynamic(model: nn.Module, size, report: Callable[[str], None]) -> Tuple[nn.Module, dict]:
     qmodel = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), set(DYNAMIC_TYPES), dtype=torch.qint8)
     covered = [n for n, m in model.named_modules() if isinstance(m, DYNAMIC_TYPES)]
     info = {"mode": "dynamic", "types": ["Linear", "LSTM", "GRU"], "quantized_modules": len(covered)}
     info.update(_coverage(model, covered, size))
     if info["compute_fraction"] < LOW_COVERAGE:
-        warning = (f"dynamic quantization covers only {info['compute_fraction']:.1%} of this network's compute "
-                   f"({info['params_fraction']:.1%} of its parameters): it quantizes Linear layers, and this is a "
+        warning = (f"dynamic quantization covers only {_pct(info['compute_fraction'])} of this network's compute "
+                   f"({_pct(info['params_fraction'])} of its parameters): it quantizes Linear layers, and this is a "
                    "convolutional network. Expect little gain; use --quantize=static --calib DIR instead.")
         info["warning"] = warning
         report(f"  warning: {warning}")
