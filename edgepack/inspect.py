@@ -288,7 +288,7 @@ def format_description(info: dict) -> str:
         if val:
             lines.append(f"  validation      {'passed' if val.get('passed') else 'FAILED'}: max rel err "
                          f"{val.get('max_rel_err')}, top-1 agreement {val.get('top1_agreement')} "
-                         f"on {val.get('inputs')} ({val.get('engine')} engine)")
+                         f"on {val.get('inputs')}" + (f" ({val['engine']} engine)" if val.get("engine") else ""))
     lines.append(f"  operators       {info['num_operators']} root operators"
                  + (" (call sites in bytecode)" if info["operator_source"] == "bytecode" else ""))
     for op in info["operators"]:
