@@ -16,16 +16,7 @@ import timm
 import torch
 from torch.utils.mobile_optimizer import MobileOptimizerType, optimize_for_mobile
 
-
-def randomize_bn(model: torch.nn.Module, seed: int = 0) -> None:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+from bn_stats import randomize_batchnorm  # scripts/ is on sys.path when run as a script
 
 
 def latency_ms(module, x, runs: int = 20) -> float:
@@ -47,7 +38,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = timm.create_model("resnet18", pretrained=False, num_classes=10).eval()
-    randomize_bn(model)
+    randomize_batchnorm(model)
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         ref = model(x)

@@ -21,6 +21,7 @@ import time
 import timm
 import torch
 
+from bn_stats import randomize_batchnorm  # scripts/ is on sys.path when run as a script
 from edgepack import BuildOptions, EdgepackError, build
 
 # Families: classic CNNs, mobile CNNs, NAS nets, ViTs, hybrids, MLP-like; picked for breadth, not
@@ -37,15 +38,7 @@ MODELS = [
 
 def randomized_weights(name: str, path: pathlib.Path, seed: int = 0) -> None:
     model = timm.create_model(name, pretrained=False)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-                if m.weight is not None:
-                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+    randomize_batchnorm(model, seed)
     torch.save(model.state_dict(), path)
 
 

@@ -13,8 +13,10 @@ from click.testing import CliRunner
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLE_CKPT = ROOT / "examples" / "shapes_regnet.ckpt"
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import shapes  # noqa: E402
+from bn_stats import randomize_batchnorm  # noqa: E402
 
 from edgepack.cli import main  # noqa: E402
 from edgepack.models import ImageClassifier  # noqa: E402
@@ -24,19 +26,6 @@ TINY_ARCH = "resnet10t"
 
 def pytest_configure(config):
     torch.manual_seed(0)
-
-
-def _randomize_stats(model: torch.nn.Module, seed: int = 0) -> None:
-    """Untrained nets give near-constant outputs, which would make validation vacuous: give BN
-    layers random statistics and affine parameters so outputs differ by input."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
 
 
 def save_lightning_checkpoint(path, module: torch.nn.Module, hparams: dict, extra: dict | None = None) -> pathlib.Path:
@@ -60,7 +49,8 @@ def tiny_classifier():
     model = ImageClassifier(backbone=TINY_ARCH, num_classes=4, labels=["a", "b", "c", "d"],
                             data_config={"input_size": (3, 64, 64), "interpolation": "bilinear", "crop_pct": 0.9,
                                          "crop_mode": "center", "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)})
-    _randomize_stats(model)
+    # Untrained nets give near-constant outputs, which would make validation vacuous.
+    randomize_batchnorm(model)
     return model.eval()
 
 

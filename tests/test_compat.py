@@ -30,7 +30,7 @@ from edgepack.inspect import describe
 from edgepack.manifest import MANIFEST_NAME, dumps, tensor_input_spec
 from edgepack.models import ImageClassifier
 from edgepack.optimize import xnnpack_available
-from conftest import _randomize_stats, json_out, one_line_error, save_lightning_checkpoint
+from conftest import json_out, one_line_error, randomize_batchnorm, save_lightning_checkpoint
 
 pytestmark = pytest.mark.compat
 
@@ -83,7 +83,7 @@ def mnv3_ckpt(tmp_path_factory):
                             data_config={"input_size": (3, 64, 64), "interpolation": "bilinear", "crop_pct": 0.875,
                                          "crop_mode": "center", "mean": (0.485, 0.456, 0.406),
                                          "std": (0.229, 0.224, 0.225)})
-    _randomize_stats(model, seed=1)
+    randomize_batchnorm(model, seed=1)
     path = tmp_path_factory.mktemp("mnv3") / "mnv3.ckpt"
     return save_lightning_checkpoint(path, model.eval(), dict(model.hparams), extra={"hparams_name": "kwargs"})
 
