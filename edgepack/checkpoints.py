@@ -88,7 +88,7 @@ def _placeholder(full_name: str) -> type:
 def _own_enum(full_name: str):
     """edgepack's own Enum classes are plain values: allow them."""
     module, _, name = full_name.rpartition(".")
-    if not module.startswith("edgepack"):
+    if module != "edgepack" and not module.startswith("edgepack."):
         return None
     try:
         obj = getattr(importlib.import_module(module), name)

@@ -1,7 +1,7 @@
 """The `edgepack` command line: a thin Click layer over the library functions.
 
 Exit codes (DESIGN.md): 0 success, 1 validation failed (nothing written), 2 usage or input error
-with a one-line reason. `--json` prints exactly one JSON document on stdout; progress goes to
+with a one-line reason, 3 internal error (a bug), 130 interrupted. `--json` prints exactly one JSON document on stdout; progress goes to
 stderr.
 """
 from __future__ import annotations
@@ -215,6 +215,12 @@ def run() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Exception:  # a real crash: keep the traceback, and not exit 1 ("validation failed") or 2
+        import traceback
+
+        traceback.print_exc()
+        click.echo("edgepack: internal error (a bug: please report it with the traceback above)", err=True)
+        sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -90,7 +90,7 @@ def backport_in_place(path: pathlib.Path, version: int) -> None:
         return
     if version < MIN_BACKPORT_VERSION:
         raise EdgepackError(f"--bytecode-version {version}: torch can backport down to {MIN_BACKPORT_VERSION} only")
-    tmp = path.with_name(path.name + ".bp")
+    tmp = path.with_name(f"{path.stem}.backport{path.suffix}")  # still matched by the temp-file cleanup
     try:
         ok = _backport_for_mobile(str(path), str(tmp), version)
         if not ok or not tmp.exists():

@@ -8,6 +8,7 @@ Nothing appears at the output path unless validation passed (or the user accepte
 from __future__ import annotations
 
 import gc
+import glob
 import os
 import pathlib
 import sys
@@ -25,7 +26,7 @@ from .files import sha256_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
 from .pipeline import ImagePipeline, TensorPipeline
-from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig
+from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 from .sources import ModelSource, default_output_name, load_source
 from .validate import Comparison, accuracy, compare, list_images, load_lite, run_all, synthetic_images
 
@@ -154,7 +155,7 @@ def _check_options(opts: BuildOptions) -> None:
     if opts.input not in INPUT_KINDS:
         raise EdgepackError(f"--input must be one of {', '.join(INPUT_KINDS)}")
     if opts.output_kind not in OUTPUT_KINDS:
-        raise EdgepackError(f"--output must be one of {', '.join(OUTPUT_KINDS)}")
+        raise EdgepackError(f"--output-kind must be one of {', '.join(OUTPUT_KINDS)}")
     if opts.optimize not in OPTIMIZE_MODES:
         raise EdgepackError(f"--optimize must be one of {', '.join(OPTIMIZE_MODES)}")
     if opts.optimize == "xnnpack" and not xnnpack_available():
@@ -165,8 +166,9 @@ def _check_options(opts: BuildOptions) -> None:
         raise EdgepackError("--quantize=static needs calibration images: pass --calib DIR (a folder of typical images)")
     if opts.target not in TARGETS:
         raise EdgepackError(f"--target must be one of {', '.join(TARGETS)}")
-    if opts.target == "mobile" and opts.quantize and "qnnpack" not in torch.backends.quantized.supported_engines:
-        raise EdgepackError("this torch build has no qnnpack engine, which --target mobile quantization needs")
+    if opts.quantize and TARGETS[opts.target] not in torch.backends.quantized.supported_engines:
+        raise EdgepackError(f"this torch build has no {TARGETS[opts.target]} engine, which --target {opts.target} "
+                            "quantization needs")
     if not 0 <= opts.min_agreement <= 1:
         raise EdgepackError("--min-agreement must be in [0, 1]")
 
@@ -192,11 +194,11 @@ def _tmp_path(out: pathlib.Path, tag: str) -> pathlib.Path:
 def clean_stale_temporaries(out: pathlib.Path) -> List[pathlib.Path]:
     """Remove temp files of earlier builds of `out` whose process is gone (killed builds)."""
     removed = []
-    for tmp in out.parent.glob(f".{out.name}.*.tmp"):
-        parts = tmp.name.split(".")
-        try:
-            pid = int(parts[-3])
-        except (ValueError, IndexError):
+    prefix = f".{out.name}."
+    for tmp in out.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        try:  # .{name}.{pid}.{tag}[.more].tmp
+            pid = int(tmp.name[len(prefix):].split(".")[0])
+        except ValueError:
             continue
         if pid != os.getpid() and _pid_alive(pid):
             continue
@@ -244,7 +246,7 @@ class ValidationSet:
 
 
 def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Optional[ImagePreprocess],
-                       size, labels: Optional[List[str]]) -> ValidationSet:
+                       size, labels: Optional[List[str]], num_classes: int) -> ValidationSet:
     """Seeded synthetic frames plus the user's --val images, in the form the artifact takes."""
     images = synthetic_images()
     targets: List[Optional[int]] = [None] * len(images)
@@ -257,8 +259,12 @@ def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Option
         # torchvision's ImageFolder) their sorted order is the class index.
         if labels and all(c in labels for c in classes):
             classes = list(labels)
-        images += [read_image(p, opts.max_pixels) for p, _ in items]
-        targets += [classes.index(c) if c is not None else None for _, c in items]
+        elif len(classes) != num_classes:
+            classes = []  # folders cannot be mapped to class indices: report no accuracy
+        for path, _ in items:
+            images.append(read_image(path, opts.max_pixels))
+            check_frame_size(path, images[-1])
+        targets += [classes.index(c) if c in classes else None for _, c in items]
         user += [True] * len(items)
         described += f" + {len(items)} images from --val"
     if image_input:
@@ -305,7 +311,8 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         return TensorPipeline(network, activation, channels_last=channels_last)
 
     float_reference = wrap(src.model).eval()
-    vset = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size, labels)
+    vset = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size, labels,
+                      src.num_classes)
     inputs = vset.inputs
 
     engine = TARGETS[opts.target] if opts.quantize else None
@@ -314,6 +321,7 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
     # A Trainer(deterministic=True) earlier in the same process leaves deterministic algorithms
     # on, and some quantized kernels have no deterministic version; packaging needs none.
     was_deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(False)
     try:
         if engine:
@@ -351,7 +359,7 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
                                        engine=engine)
     finally:
         torch.backends.quantized.engine = previous_engine
-        torch.use_deterministic_algorithms(was_deterministic)
+        torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
 
 
 def _run_quantized(pipeline: torch.nn.Module, inputs) -> List[torch.Tensor]:
@@ -500,4 +508,8 @@ def _run_lite(path: pathlib.Path, inputs) -> List[torch.Tensor]:
 def _runtime_problems(path: pathlib.Path, runtime: Optional[str]) -> List[str]:
     if runtime is None:
         return []
-    return operator_problems(path, runtime) or []
+    problems = operator_problems(path, runtime)
+    if problems is None:
+        raise EdgepackError(f"--runtime {runtime}: no operator list for that runtime here (compat/ops-*.json "
+                            "comes with a source checkout of edgepack)")
+    return problems

@@ -13,7 +13,7 @@ import torch
 from .errors import EdgepackError
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
-from .preprocess import ImagePreprocess, PreprocessConfig
+from .preprocess import ImagePreprocess, PreprocessConfig, check_frame_size
 
 
 class Predictor:
@@ -34,7 +34,9 @@ class Predictor:
         self.preprocess = None
         if not self.image_input:
             # A float-input file leaves preprocessing to the caller; do it here as the manifest says.
-            pre = self.manifest["preprocess"]
+            pre = self.manifest.get("preprocess")
+            if not isinstance(pre, dict):
+                raise EdgepackError(f"{path}: float-input file without a 'preprocess' section in its manifest")
             cfg = PreprocessConfig.from_data_config(pre)
             self.preprocess = ImagePreprocess(cfg).eval()
 
@@ -56,8 +58,7 @@ class Predictor:
 
     def predict_file(self, path, top_k: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
         image = read_image(path, max_pixels)
-        if min(image.shape[0], image.shape[1]) < 16:
-            raise EdgepackError(f"{path}: image is {image.shape[1]}x{image.shape[0]}, smaller than 16 px")
+        check_frame_size(path, image)
         try:
             probs = self.run(image)
         except RuntimeError as exc:

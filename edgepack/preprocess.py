@@ -142,6 +142,14 @@ class PreprocessConfig:
         }
 
 
+def check_frame_size(path, image: torch.Tensor) -> None:
+    """One-line error for a decoded image the bundled preprocessing would refuse."""
+    h, w = int(image.shape[0]), int(image.shape[1])
+    if min(h, w) < MIN_SIDE or max(h, w) > MAX_SIDE:
+        raise EdgepackError(f"{path}: {w}x{h} image is outside the {MIN_SIDE}..{MAX_SIDE} px per side "
+                            "that the bundled preprocessing accepts")
+
+
 def _round_half_even(x: float) -> int:
     """Python 3 `round(x)`; TorchScript's `round` rounds halves away from zero."""
     f = math.floor(x)
@@ -204,7 +212,7 @@ class ImagePreprocess(nn.Module):
             ratio = max(ratio_h, ratio_w)
         else:
             ratio = min(ratio_h, ratio_w)
-        return [_round_half_even(h / ratio), _round_half_even(w / ratio)]
+        return [max(1, _round_half_even(h / ratio)), max(1, _round_half_even(w / ratio))]
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 3:

@@ -19,6 +19,7 @@ from torch import nn
 
 from .errors import EdgepackError
 from .images import read_image
+from .preprocess import check_frame_size
 from .validate import list_images
 
 DYNAMIC_TYPES = (nn.Linear, nn.LSTM, nn.GRU)
@@ -84,7 +85,8 @@ def _pct(fraction: float) -> str:
 
 def quantize_dynamic(model: nn.Module, size, report: Callable[[str], None]) -> Tuple[nn.Module, dict]:
     qmodel = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), set(DYNAMIC_TYPES), dtype=torch.qint8)
-    covered = [n for n, m in model.named_modules() if isinstance(m, DYNAMIC_TYPES)]
+    # What quantize_dynamic really replaced (it matches exact types, not Linear subclasses).
+    covered = [n for n, m in qmodel.named_modules() if type(m).__module__.startswith("torch.ao.nn.quantized.dynamic")]
     info = {"mode": "dynamic", "types": ["Linear", "LSTM", "GRU"], "quantized_modules": len(covered)}
     info.update(_coverage(model, covered, size))
     if info["compute_fraction"] < LOW_COVERAGE:
@@ -114,7 +116,9 @@ def calibration_batches(directory, count: int, preprocess: nn.Module, max_pixels
     batches = []
     with torch.no_grad():
         for path, _ in items:
-            batches.append(preprocess(read_image(path, max_pixels)).contiguous())
+            image = read_image(path, max_pixels)
+            check_frame_size(path, image)
+            batches.append(preprocess(image).contiguous())
     return batches
 
 

@@ -22,7 +22,7 @@ from torch import nn
 from .checkpoints import IgnoredObject, load_checkpoint
 from .errors import EdgepackError
 from .files import sha256_file
-from .models import TimmClassifier, default_data_config, plain_data_config
+from .models import TimmClassifier, plain_data_config
 
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 CHECKPOINT_SUFFIXES = (".ckpt",)
@@ -187,6 +187,25 @@ def _backbone_name(value: Any) -> Optional[str]:
     return None
 
 
+# timm.create_model keywords that would make timm read other files or fetch weights: a checkpoint's
+# hyper-parameters must not be able to do that behind edgepack's loader.
+_FORBIDDEN_BACKBONE_KWARGS = ("checkpoint_path", "pretrained", "pretrained_cfg", "pretrained_cfg_overlay",
+                              "cache_dir", "pretrained_strict")
+
+
+def _safe_backbone_kwargs(value: Any, where) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise EdgepackError(f"{where}: backbone_kwargs in the checkpoint is not a plain dict")
+    bad = [k for k in value if k in _FORBIDDEN_BACKBONE_KWARGS or k.startswith("pretrained")]
+    if bad:
+        raise EdgepackError(f"{where}: refusing backbone_kwargs {', '.join(bad)} from the checkpoint "
+                            "(they would make timm load other files)")
+    plain = (str, int, float, bool, type(None), list, tuple)
+    return {k: v for k, v in value.items() if isinstance(v, plain)}
+
+
 def import_model_class(spec: str):
     """`pkg.module:Class` -> the class; the current directory is importable, like `python -m`."""
     if ":" not in spec:
@@ -257,6 +276,7 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
                 data_config, origin = plain_data_config({"input_size": (3, 224, 224)}), "default"
                 notes.append("no data config in the checkpoint: using 224px ImageNet defaults (override with --image-size/--mean/--std)")
         data_config = plain_data_config(data_config)
+        data_config.setdefault("input_size", [3, 224, 224])
         n = num_classes or _probe_num_classes(model, data_config["input_size"])
         info["loader"] = model_class
         return ModelSource(model=model, num_classes=n, data_config=data_config, data_config_origin=origin,
@@ -272,7 +292,13 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
         )
     check_arch(backbone)
     kept = {k: v for k, v in state_dict.items() if k.startswith(("backbone.", "head.fc."))}
-    model = TimmClassifier(backbone, n, **(hp.get("backbone_kwargs") or {}))
+    try:
+        model = TimmClassifier(backbone, n, **_safe_backbone_kwargs(hp.get("backbone_kwargs"), ckpt_path))
+    except EdgepackError:
+        raise
+    except Exception as exc:  # timm raises many types for bad kwargs
+        raise EdgepackError(f"{ckpt_path}: cannot create '{backbone}' from the checkpoint's settings "
+                            f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
     load_weights(model, kept, str(ckpt_path))
     model.eval()
     if isinstance(hp.get("data_config"), dict):

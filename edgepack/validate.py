@@ -59,7 +59,8 @@ def list_images(directory, limit: Optional[int] = None) -> List[tuple]:
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise EdgepackError(f"{directory}: contains no images ({', '.join(IMAGE_SUFFIXES)})")
-    items = [(p, p.parent.name if p.parent != root else None) for p in files]
+    # Like torchvision's ImageFolder, the top-level folder is the class (nested folders included).
+    items = [(p, p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None) for p in files]
     if limit is not None and len(items) > limit:
         # Spread the sample over classes: take every k-th file of the sorted list.
         step = len(items) / limit

@@ -191,3 +191,28 @@ def test_batchnorm_is_folded_exactly_before_prepacking(tiny_ckpt, tmp_path):
     ops = set(torch.jit.mobile._export_operator_list(_load_for_lite_interpreter(str(out))))
     assert any(op.startswith("prepacked::conv2d") for op in ops)
     assert not any("batch_norm" in op for op in ops)
+
+
+def test_val_image_outside_supported_sides_is_an_input_error(cli, tiny_ckpt, tmp_path):
+    from PIL import Image
+
+    val = tmp_path / "val" / "a"
+    val.mkdir(parents=True)
+    Image.new("RGB", (10, 10)).save(val / "tiny.png")
+    out = tmp_path / "m.ptl"
+    res = cli("build", tiny_ckpt, "-o", out, "--val", tmp_path / "val", expect=2)
+    assert "outside the 16..8192 px" in one_line_error(res)
+    assert not out.exists()
+
+
+def test_stale_temporaries_of_killed_builds_are_removed(tmp_path):
+    from edgepack.package import clean_stale_temporaries
+
+    out = tmp_path / "m[1].ptl"  # glob metacharacters in the name
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    stale = [tmp_path / f".m[1].ptl.{dead}.candidate.tmp", tmp_path / f".m[1].ptl.{dead}.candidate.backport.tmp"]
+    alive = tmp_path / f".m[1].ptl.{os.getppid()}.final.tmp"  # a running build's file stays
+    for p in stale + [alive]:
+        p.write_bytes(b"x")
+    removed = clean_stale_temporaries(out)
+    assert sorted(removed) == sorted(stale) and alive.exists()

@@ -163,3 +163,10 @@ def test_export_checkpoint_to_torchscript(tiny_ckpt, tiny_classifier, tmp_path):
     assert edgepack.validate_torchscript_export(tiny_classifier, loaded, torch.randn(1, 3, 64, 64))
     with pytest.raises(EdgepackError):
         edgepack.load_torchscript(tmp_path / "missing.pt")
+
+
+def test_checkpoint_cannot_make_timm_load_other_files(tmp_path, cli, tiny_classifier):
+    hp = dict(tiny_classifier.hparams, backbone_kwargs={"checkpoint_path": "/etc/passwd"})
+    path = save_lightning_checkpoint(tmp_path / "evil.ckpt", tiny_classifier, hp)
+    res = cli("build", path, "-o", tmp_path / "x.ptl", expect=2)
+    assert "refusing backbone_kwargs checkpoint_path" in one_line_error(res)
