@@ -4,22 +4,35 @@ VENV ?= .venv
 FALLBACK_VENV ?= .venv-fallback
 COMPAT_VENV ?= .venv-compat
 PY := $(VENV)/bin/python
+# CI's disk is small: three torch installs are several GB each, and pip's wheel cache would keep a
+# second copy of every CUDA wheel it downloads. Nothing here runs on a GPU, so also drop triton
+# (torch.compile's GPU kernel compiler, 0.3-0.7 GB per environment; torch imports it only if present).
+PIP_INSTALL = install -q --no-cache-dir
+PURELIB = -c 'import sysconfig; print(sysconfig.get_path("purelib"))'
 
 .PHONY: setup setup-fallback setup-compat setup-bench demo test test-unit test-fallback test-compat test-android bench clean
 
 setup: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt benchmarks/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	$(VENV)/bin/pip install -q --no-deps -e .
+	$(VENV)/bin/pip $(PIP_INSTALL) -r requirements-dev.txt
+	$(VENV)/bin/pip uninstall -q -y triton
+	$(VENV)/bin/pip $(PIP_INSTALL) --no-deps -e .
 	touch $@
 
 # torch 2.14.1 x86 wheels have no XNNPACK: this environment exercises the portable optimizer path.
+# It holds only torch 2.14.1 + torchvision 0.29.1 and reads everything else (timm, Lightning, the
+# CUDA libraries that torch links against but never calls on CPU) from $(VENV) through a .pth
+# file: its own site-packages come first on sys.path, so `import torch` is 2.14.1. That saves a
+# second 4 GB copy of the same packages.
 setup-fallback: $(FALLBACK_VENV)/.installed
-$(FALLBACK_VENV)/.installed: requirements-fallback.txt pyproject.toml
+$(FALLBACK_VENV)/.installed: requirements-fallback.txt pyproject.toml $(VENV)/.installed
+	rm -rf $(FALLBACK_VENV)
 	$(PYTHON) -m venv $(FALLBACK_VENV)
-	$(FALLBACK_VENV)/bin/pip install -q -r requirements-fallback.txt
-	$(FALLBACK_VENV)/bin/pip install -q --no-deps -e .
+	$(PY) $(PURELIB) > "$$($(FALLBACK_VENV)/bin/python $(PURELIB))/edgepack-main-venv.pth"
+	$(FALLBACK_VENV)/bin/pip $(PIP_INSTALL) --no-deps -r requirements-fallback.txt
+	$(FALLBACK_VENV)/bin/pip $(PIP_INSTALL) --no-deps -e .
+	$(FALLBACK_VENV)/bin/python -c 'import torch, torchvision, timm; assert torch.__version__.startswith("2.14."), torch.__version__'
 	touch $@
 
 # torch 2.1.0 = the lite interpreter inside pytorch_android_lite 2.1.0, the last Android release:
@@ -27,11 +40,12 @@ $(FALLBACK_VENV)/.installed: requirements-fallback.txt pyproject.toml
 setup-compat: $(COMPAT_VENV)/.installed
 $(COMPAT_VENV)/.installed: compat/requirements.txt
 	$(PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/pip install -q -r compat/requirements.txt
+	$(COMPAT_VENV)/bin/pip $(PIP_INSTALL) -r compat/requirements.txt
+	$(COMPAT_VENV)/bin/pip uninstall -q -y triton
 	touch $@
 
 setup-bench: setup
-	$(VENV)/bin/pip install -q -r benchmarks/requirements.txt
+	$(VENV)/bin/pip $(PIP_INSTALL) -r benchmarks/requirements.txt
 
 demo: setup
 	@mkdir -p out
