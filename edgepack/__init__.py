@@ -4,8 +4,14 @@ The public API is imported lazily (PEP 562) so that `edgepack --help` and an ear
 pay for, or get caught inside, importing torch, timm and Lightning.
 """
 import importlib
+import logging
 
 __version__ = "0.1.0"
+
+# Lightning's model summary imports torch.utils.flop_counter, which logs "triton not found; flop
+# counting will not work for triton kernels" on every import where triton (a GPU compiler) is
+# absent, as in CPU-only installs and ours. edgepack counts no flops; only that logger is quietened.
+logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
 
 _API = {
     "EdgepackError": "errors",

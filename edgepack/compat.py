@@ -64,6 +64,24 @@ QUANT_MIN_COSINE = 0.99
 
 
 def bytecode_version(path) -> int:
+    """The bytecode version of a lite-interpreter file.
+
+    Read from the first element of its `bytecode.pkl` record, which is all torch's
+    `_get_model_bytecode_version` looks at too, but without reading the whole archive into
+    memory first (a model-sized allocation at the build's memory peak).
+    """
+    import pickletools
+
+    import torch
+
+    reader = torch._C.PyTorchFileReader(str(path))
+    if reader.has_record("bytecode.pkl"):
+        for opcode, arg, _ in pickletools.genops(reader.get_record("bytecode.pkl")):
+            if opcode.name == "PROTO" or opcode.name == "MARK":
+                continue
+            if opcode.name in ("BININT", "BININT1", "BININT2", "INT", "LONG1"):
+                return int(arg)
+            break  # not the layout we know: ask torch
     from torch.jit.mobile import _get_model_bytecode_version
 
     return int(_get_model_bytecode_version(str(path)))

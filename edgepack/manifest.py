@@ -7,6 +7,7 @@ and no timestamps so the same build gives the same bytes.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from typing import Optional
 
@@ -38,30 +39,64 @@ def tensor_input_spec(height: int, width: int) -> dict:
             "normalized": True}
 
 
-def rewrite_archive(path, manifest: dict) -> bytes:
-    """The bytes of TorchScript archive `path` with its manifest replaced and debug info dropped.
+def write_archive(src, dest, manifest: dict) -> None:
+    """Copy TorchScript archive `src` to `dest` with its manifest replaced and debug info dropped.
 
     Used for the final file: the validated candidate is copied record by record (same bytecode,
     same tensors, so nothing to re-validate but the manifest), which lets the build free the
     optimised module before validation instead of keeping it to save again. The `*.debug_pkl`
     records (source ranges for error messages of the full-JIT code section, which the lite
     interpreter never reads) are dropped: they hold absolute paths of the Python sources the
-    model was scripted from, user names included.
-    """
-    import io
+    model was scripted from, user names included. The records are streamed, one at a time, so
+    memory does not grow with the model; the archive's inner folder is always `archive/`, whatever
+    the candidate's file was called, so equal builds give equal bytes.
 
-    reader = torch._C.PyTorchFileReader(str(path))
-    buffer = io.BytesIO()
-    writer = torch._C.PyTorchFileWriter(buffer)
-    if reader.has_record("version"):
-        writer.set_min_version(int(reader.get_record("version").decode().strip()))
-    for name in reader.get_all_records():
-        if name in ("version", "byteorder", ".data/version", ".data/serialization_id") or name.endswith(".debug_pkl"):
-            continue  # the writer adds its own version, byte order and serialization id
-        data = mf_bytes(manifest) if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
-        writer.write_record(name, data, len(data))
-    writer.write_end_of_file()
-    return buffer.getvalue()
+    Raises OSError when `dest` cannot be written (a full disk, say); `dest` may then be partial.
+    """
+    reader = torch._C.PyTorchFileReader(str(src))
+    with open(dest, "wb") as f:
+        sink = _Sink(f)
+        writer = torch._C.PyTorchFileWriter(sink)
+        if reader.has_record("version"):
+            writer.set_min_version(int(reader.get_record("version").decode().strip()))
+        for name in reader.get_all_records():
+            if name in ("version", "byteorder", ".data/version", ".data/serialization_id") or name.endswith(".debug_pkl"):
+                continue  # the writer adds its own version, byte order and serialization id
+            data = mf_bytes(manifest) if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
+            writer.write_record(name, data, len(data))
+        writer.write_end_of_file()
+        del writer
+        sink.raise_error()
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class _Sink:
+    """A file for torch's archive writer that never raises into it.
+
+    An exception from `write` inside PyTorchFileWriter escapes again from its C++ destructor and
+    aborts the interpreter (seen with torch 2.12.1 writing to a full disk). So the first error is
+    kept, later writes are dropped, and `raise_error` re-raises it once the writer is done.
+    """
+
+    def __init__(self, f):
+        self.f = f
+        self.error: Optional[OSError] = None
+
+    def write(self, data) -> int:
+        if self.error is None:
+            try:
+                self.f.write(data)
+            except OSError as exc:
+                self.error = exc
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.f.seek(offset, whence) if self.error is None else 0
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def mf_bytes(manifest: dict) -> bytes:

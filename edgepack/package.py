@@ -7,10 +7,12 @@ Nothing appears at the output path unless validation passed (or the user accepte
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import glob
 import os
 import pathlib
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -218,23 +220,51 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _save(module: torch.jit.ScriptModule, path: pathlib.Path, manifest: dict) -> None:
-    """Write a lite-interpreter file with the manifest as extra file.
+    """Write a lite-interpreter candidate file with the manifest as extra file.
 
-    Serialised to memory first: the archive's inner folder is then always `archive/` instead of
-    being named after the (temporary) file, so equal builds give equal bytes.
+    Written straight to disk: serialising to memory first held about three copies of the file
+    at once (the growing buffer, its string and the bytes object). The archive's inner folder is
+    named after this temporary file; `manifest.write_archive` renames it for the final file.
+    torch's file writer aborts the process if the disk fills up under it, so the build checks
+    free space before it gets here (`_check_free_space`).
     """
-    _write_bytes(path, module._save_to_buffer_for_lite_interpreter(_extra_files={mf.MANIFEST_NAME: mf.dumps(manifest)}))
+    module._save_for_lite_interpreter(str(path), _extra_files={mf.MANIFEST_NAME: mf.dumps(manifest)})
 
 
-def _write_bytes(path: pathlib.Path, data: bytes) -> None:
+def _write_final(candidate: pathlib.Path, path: pathlib.Path, manifest: dict) -> None:
     try:
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        mf.write_archive(candidate, path, manifest)
     except OSError as exc:
         path.unlink(missing_ok=True)
         raise EdgepackError(f"{path.parent}: cannot write the output file ({exc.strerror or exc})") from None
+
+
+def tensor_bytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values() if isinstance(t, torch.Tensor))
+
+
+def _check_free_space(folder: pathlib.Path, weight_bytes: int) -> None:
+    """Refuse early, with a clear message, when the output folder cannot hold the build's files
+    side by side: the stashed pipeline, the candidate and the final file, each about the size of
+    the float weights (or less with int8)."""
+    need = 3 * weight_bytes + (32 << 20)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < need:
+        raise EdgepackError(f"{folder}: not enough free disk space for the build "
+                            f"(about {need / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free)")
+
+
+def _release_freed_memory() -> None:
+    """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise), so the
+    lite interpreter's copy of the model does not come on top of the optimised module's."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 @dataclass
@@ -289,6 +319,7 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
     src = stages.run("load", load_source, source, weights=opts.weights, arch=opts.arch,
                      num_classes=opts.num_classes, model_class=opts.model_class,
                      trust_checkpoint=opts.trust_checkpoint)
+    _check_free_space(out.parent, tensor_bytes(src.model))
     notes = list(src.notes)
     for note in notes:
         report(f"  note: {note}")
@@ -341,25 +372,41 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         # the quantization error separately against the float model (min agreement).
         packed_reference = (stages.run("reference", _run_quantized, wrap(network).eval(), inputs)
                             if opts.quantize else float_outputs)
-        return _optimize_save_validate(opts, out, scripted, vset,
-                                       float_outputs, packed_reference, stages, report, notes,
-                                       manifest_parts={
-                                           "source": src.info, "task": task, "labels": labels,
-                                           "input": (mf.image_input_spec(MIN_SIDE, MAX_SIDE) if image_input
-                                                     else mf.tensor_input_spec(*size)),
-                                           "output": {"kind": "logits" if activation == "none" else "probabilities",
-                                                      "activation": activation, "dtype": "float32",
-                                                      "shape": [src.num_classes] if image_input else [1, src.num_classes],
-                                                      "num_classes": src.num_classes},
-                                           "preprocess": dict(pre_cfg.to_manifest(channels_last),
-                                                              source=src.data_config_origin,
-                                                              bundled=image_input),
-                                           "quantization": quant_info,
-                                       },
-                                       engine=engine)
+        manifest_parts = {
+            "source": src.info, "task": task, "labels": labels,
+            "input": mf.image_input_spec(MIN_SIDE, MAX_SIDE) if image_input else mf.tensor_input_spec(*size),
+            "output": {"kind": "logits" if activation == "none" else "probabilities",
+                       "activation": activation, "dtype": "float32",
+                       "shape": [src.num_classes] if image_input else [1, src.num_classes],
+                       "num_classes": src.num_classes},
+            "preprocess": dict(pre_cfg.to_manifest(channels_last), source=src.data_config_origin,
+                               bundled=image_input),
+            "quantization": quant_info,
+        }
+        # Park the compiled pipeline on disk and drop every in-memory copy of the model: each
+        # optimisation level reloads it (see optimize.variants), so the float or quantized model
+        # no longer sits beside the optimised one and the lite interpreter's copy.
+        stash = _tmp_path(out, "scripted")
+        stages.run("stash", _stash, scripted, stash)
+        src.model = network = exported = scripted = float_reference = None
+        _release_freed_memory()
+        try:
+            return _optimize_save_validate(opts, out, lambda: torch.jit.load(str(stash)), vset,
+                                           float_outputs, packed_reference, stages, report, notes,
+                                           manifest_parts=manifest_parts, engine=engine)
+        finally:
+            stash.unlink(missing_ok=True)
     finally:
         torch.backends.quantized.engine = previous_engine
         torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
+
+
+def _stash(module: torch.jit.ScriptModule, path: pathlib.Path) -> None:
+    try:
+        torch.jit.save(module, str(path))
+    except RuntimeError as exc:
+        path.unlink(missing_ok=True)
+        raise EdgepackError(f"{path.parent}: cannot write a temporary file ({_first_line(exc)})") from None
 
 
 def _run_quantized(pipeline: torch.nn.Module, inputs) -> List[torch.Tensor]:
@@ -400,7 +447,7 @@ def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agre
     return None, False
 
 
-def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outputs,
+def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float_outputs,
                             packed_reference, stages, report, notes, manifest_parts, engine) -> BuildResult:
     """Try optimisation levels until a written, reloaded candidate validates; then write the final
     file from that candidate's records with the validation figures in its manifest."""
@@ -410,7 +457,7 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
     failures: List[str] = []
     chosen = last = None
     try:
-        for make in variants(scripted, opts.optimize):
+        for make in variants(load_scripted, opts.optimize):
             try:
                 variant = stages.run("optimize", make)
                 base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
@@ -418,9 +465,12 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
                 # The file on disk is all that matters from here on: free the optimised module (and
                 # its prepacked weights) before the lite interpreter loads another copy.
                 variant.module = None
-                gc.collect()
                 if opts.bytecode_version is not None:
                     stages.run("backport", backport_in_place, tmp, opts.bytecode_version)
+                # Read now, not at the end: torch reads the whole file to find the version, which
+                # would come on top of the lite interpreter's copy of the model.
+                version = bytecode_version(tmp)
+                _release_freed_memory()
                 missing = _runtime_problems(tmp, opts.runtime)
                 if missing:
                     failures.append(f"{variant.path}: would not run on lite runtime {opts.runtime} ({missing[0]})")
@@ -439,11 +489,11 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
             reason, retry = _judge(opts, vs_packed, vs_float, agreement)
             label = variant.path + (f" without {', '.join(variant.dropped)}" if variant.dropped else "")
             if reason is None:
-                chosen = (tmp, variant, vs_float, vs_packed, lite_outputs)
+                chosen = (tmp, variant, vs_float, vs_packed, lite_outputs, version)
                 break
             failures.append(f"{label}: {reason}")
             os.replace(tmp, kept)
-            last = (kept, variant, vs_float, vs_packed, lite_outputs)
+            last = (kept, variant, vs_float, vs_packed, lite_outputs, version)
             if not retry:
                 break
             report(f"  {label}: {reason}; retrying with less optimisation")
@@ -457,7 +507,7 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
             chosen = last
             notes.append("validation FAILED and the file was kept because of --accept-mismatch")
             report(f"  note: {notes[-1]}")
-        candidate, variant, vs_float, vs_packed, lite_outputs = chosen
+        candidate, variant, vs_float, vs_packed, lite_outputs, version = chosen
         if failures and passed:
             notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
             report(f"  note: {notes[-1]}")
@@ -475,8 +525,8 @@ def _optimize_save_validate(opts, out, scripted, vset: ValidationSet, float_outp
             validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
                               accuracy_drop=round(float_acc - file_acc, 5))
         final = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded(),
-                                 validation=validation, bytecode_version=bytecode_version(candidate))
-        stages.run("write", _write_bytes, final_tmp, mf.rewrite_archive(candidate, final))
+                                 validation=validation, bytecode_version=version)
+        stages.run("write", _write_final, candidate, final_tmp, final)
         # The final file differs from the validated one only in its manifest: prove it.
         rerun = _run_lite(final_tmp, vset.inputs)
         if not all(torch.equal(a, b) for a, b in zip(rerun, lite_outputs)):

@@ -75,9 +75,9 @@ def measure(ptl_path, cfg: PreprocessConfig, model: torch.nn.Module, images) -> 
     ours = torch.jit.script(ImagePreprocess(cfg).eval())
     no_round = torch.jit.script(ImagePreprocess(cfg, uint8_resize=False).eval())
     timm_tf = timm.data.create_transform(**cfg.to_timm_config(), is_training=False)
-    means, maxes, means_nr, maxes_nr, agree, by_kind = [], [], [], [], [], {}
+    means, maxes, means_nr, maxes_nr, agree, by_kind, flips = [], [], [], [], [], {}, []
     with torch.no_grad():
-        for kind, img in images:
+        for index, (kind, img) in enumerate(images):
             frame = torch.from_numpy(np.array(img.convert("RGB")))
             ref = timm_tf(img.convert("RGB")).unsqueeze(0)
             diff = (ours(frame) - ref).abs()
@@ -86,8 +86,18 @@ def measure(ptl_path, cfg: PreprocessConfig, model: torch.nn.Module, images) -> 
             maxes.append(diff.max().item())
             means_nr.append(diff_nr.mean().item())
             maxes_nr.append(diff_nr.max().item())
-            same = int(lite(frame).argmax().item() == model(ref).argmax(1).item())
+            expected = model(ref).softmax(1)[0]
+            got = int(lite(frame).argmax().item())
+            same = int(got == expected.argmax().item())
             agree.append(same)
+            if not same:
+                # Which half moved the answer: our preprocessing (the eager model on our tensor
+                # already disagrees) or the optimised network (it agrees, the .ptl does not)?
+                top2 = expected.topk(2).values
+                flips.append({"image": index, "kind": kind, "size": list(img.size),
+                              "reference_margin": round(float(top2[0] - top2[1]), 5),
+                              "cause": "preprocessing" if model(ours(frame)).argmax(1).item() != expected.argmax().item()
+                              else "network"})
             by_kind.setdefault(kind, []).append(same)
     return {
         "images": len(agree),
@@ -97,6 +107,7 @@ def measure(ptl_path, cfg: PreprocessConfig, model: torch.nn.Module, images) -> 
         "max_abs_diff_no_rounding": float(np.max(maxes_nr)),
         "top1_agreement": float(np.mean(agree)),
         "top1_agreement_by_kind": {k: float(np.mean(v)) for k, v in by_kind.items()},
+        "flips": flips,
     }
 
 
@@ -132,6 +143,15 @@ def main(argv=None) -> int:
         kinds = ", ".join(f"{k} {v:.1%}" for k, v in r["top1_agreement_by_kind"].items())
         lines.append(f"| {name} | {r['mean_abs_diff']:.4f} | {r['max_abs_diff']:.3f} | {r['mean_abs_diff_no_rounding']:.4f} | "
                      f"{r['max_abs_diff_no_rounding']:.3f} | {r['top1_agreement']:.1%} | {kinds} |")
+    lines += ["", "Images whose top-1 differs (reference margin: top-1 minus top-2 probability of the eager model on "
+              "timm's tensor; cause: preprocessing if the eager model on our tensor already differs, else the "
+              "optimised network):", ""]
+    for name, r in rows.items():
+        for f in r["flips"]:
+            lines.append(f"- {name}: image {f['image']} ({f['kind']}, {f['size'][0]}x{f['size'][1]}), "
+                         f"margin {f['reference_margin']}, cause {f['cause']}")
+        if not r["flips"]:
+            lines.append(f"- {name}: none")
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -159,6 +159,34 @@ def test_unwritable_output_folder(cli, tiny_ckpt, tmp_path):
         assert "not writable" in one_line_error(res)
 
 
+def test_too_little_disk_space_is_refused_before_writing(cli, tiny_ckpt, tmp_path, monkeypatch):
+    """torch's archive writer aborts the process when the disk fills up under it, so the build
+    checks free space first and refuses with one line, writing nothing."""
+    import shutil
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=1 << 20))
+    out = tmp_path / "m.ptl"
+    res = cli("build", tiny_ckpt, "-o", out, expect=2)
+    assert "not enough free disk space" in one_line_error(res)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_writing_the_final_file_to_a_full_disk_is_an_error_not_a_crash(tiny_ckpt, tmp_path):
+    """Without edgepack's guard, torch's writer re-raises the write error from its destructor and
+    the interpreter aborts; here the error must come back as an exception, and the process live on."""
+    from edgepack.manifest import write_archive
+
+    built = tmp_path / "m.ptl"
+    build(str(tiny_ckpt), BuildOptions(output=str(built), optimize="none"), report=lambda m: None)
+    with pytest.raises(OSError) as info:
+        write_archive(built, "/dev/full", {"schema": 1})
+    assert info.value.errno == 28  # ENOSPC
+    write_archive(built, tmp_path / "copy.ptl", read_manifest(built))
+    assert (tmp_path / "copy.ptl").read_bytes() == built.read_bytes()  # the final file is this same copy
+
+
 def test_labels_file(cli, tiny_ckpt, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("w\nx\ny\nz\n")

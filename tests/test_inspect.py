@@ -9,7 +9,7 @@ import torch
 from torch.jit.mobile import _export_operator_list, _get_model_bytecode_version, _load_for_lite_interpreter
 
 from edgepack import BuildOptions, build
-from edgepack.compat import (MIN_BACKPORT_VERSION, RUNTIME_MAX_BYTECODE, backport_in_place,
+from edgepack.compat import (MIN_BACKPORT_VERSION, RUNTIME_MAX_BYTECODE, backport_in_place, bytecode_version,
                              max_bytecode_for_runtime)
 from edgepack.errors import EdgepackError
 from edgepack.inspect import describe, format_description, ops_yaml_text, root_operators, write_ops_yaml
@@ -43,7 +43,7 @@ def _parse_ops_yaml(text: str) -> list:
 def test_inspect_json_is_one_document(cli, built):
     res = cli("inspect", built, "--json", expect=0)
     info = json_out(res)  # the whole stdout is one JSON document
-    assert info["bytecode_version"] == _get_model_bytecode_version(str(built))
+    assert info["bytecode_version"] == _get_model_bytecode_version(str(built)) == bytecode_version(built)
     assert info["size_bytes"] == built.stat().st_size
     assert 0 < info["parameter_bytes"] <= info["size_bytes"]
     assert info["manifest"] == read_manifest(built)
@@ -160,6 +160,7 @@ def test_backport_in_place_keeps_outputs_and_manifest(built, tmp_path, version):
     shutil.copy(built, path)
     backport_in_place(path, version)
     assert _get_model_bytecode_version(str(path)) == version
+    assert bytecode_version(path) == version  # edgepack's own reader, which skips loading the file
     assert read_manifest(path) == read_manifest(built)
     images = synthetic_images(3)
     assert compare(run_all(load_lite(built), images), run_all(load_lite(path), images)).max_abs_err == 0.0
