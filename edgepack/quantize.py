@@ -10,7 +10,6 @@ so the report says how much of the network (parameters and an estimate of comput
 """
 from __future__ import annotations
 
-import copy
 import io
 from typing import Callable, Dict, List, Tuple
 
@@ -84,7 +83,8 @@ def _pct(fraction: float) -> str:
 
 
 def quantize_dynamic(model: nn.Module, size, report: Callable[[str], None]) -> Tuple[nn.Module, dict]:
-    qmodel = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), set(DYNAMIC_TYPES), dtype=torch.qint8)
+    # inplace=False (the default) already works on a deepcopy; copying here too cost a second one.
+    qmodel = torch.ao.quantization.quantize_dynamic(model.eval(), set(DYNAMIC_TYPES), dtype=torch.qint8, inplace=False)
     # What quantize_dynamic really replaced (it matches exact types, not Linear subclasses).
     covered = [n for n, m in qmodel.named_modules() if type(m).__module__.startswith("torch.ao.nn.quantized.dynamic")]
     info = {"mode": "dynamic", "types": ["Linear", "LSTM", "GRU"], "quantized_modules": len(covered)}
@@ -128,7 +128,10 @@ def quantize_static(model: nn.Module, engine: str, batches: List[torch.Tensor], 
 
     example = (torch.zeros(1, 3, *size),)
     try:
-        prepared = prepare_fx(copy.deepcopy(model).eval(), _static_qconfig_mapping(engine), example)
+        # No deepcopy: torch.fx traces into a new GraphModule, fuses conv+bn into copies and swaps
+        # modules only there, so `model` keeps its weights and outputs (tests/test_quantize.py
+        # checks); a copy would be one more model-sized allocation at the build's memory peak.
+        prepared = prepare_fx(model.eval(), _static_qconfig_mapping(engine), example)
     except Exception as exc:  # FX symbolic tracing fails on data-dependent control flow
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise EdgepackError(f"static quantization cannot trace this network with torch.fx ({reason}); "

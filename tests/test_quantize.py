@@ -68,6 +68,33 @@ def test_agreement_threshold_fails_build(cli, tiny_ckpt, shapes_dir, tmp_path):
         assert res.exit_code == 0 and read_manifest(out)["validation"]["top1_agreement"] == 1.0
 
 
+@pytest.mark.parametrize("engine", ["x86", "qnnpack"])
+def test_static_quantization_leaves_the_float_model_untouched(tiny_classifier, engine):
+    """quantize_static traces the caller's model without copying it (memory): the model must come
+    out with the same modules, weights and outputs."""
+    import copy
+
+    from edgepack.quantize import quantize_static
+
+    model = copy.deepcopy(tiny_classifier).eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    modules = [(name, id(m)) for name, m in model.named_modules()]
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        qmodel, info = quantize_static(model, engine, [x[:1], x[1:]], (64, 64), report=lambda m: None)
+    finally:
+        torch.backends.quantized.engine = previous
+    assert info["quantized_modules"] > 0 and qmodel is not model
+    assert [(name, id(m)) for name, m in model.named_modules()] == modules
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items()) and len(state) == len(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(model(x), before)
+
+
 def test_mac_profile_counts_convs_and_linears():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 2))
     macs = mac_profile(net, (4, 4))
