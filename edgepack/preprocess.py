@@ -8,8 +8,9 @@ the Python integer arithmetic of the resize into the graph.
 
 Two details keep it close to timm's PIL pipeline:
 - The frame is resized as uint8, where torch's antialiased kernels implement PIL's algorithm
-  (two separable passes with fixed-point weights, rounding to uint8 after each): results are
-  within one intensity level of PIL, and no full-size float copy of the frame is ever made.
+  (two separable passes with fixed-point weights, rounding to uint8 after each), in the order
+  Pillow runs the passes: about 0.1-0.2% of pixels end up one intensity level from PIL (torch's
+  weights have fewer fixed-point bits), and no full-size float copy of the frame is ever made.
 - torchvision's centre crop and timm's ResizeKeepRatio use Python's `round` (half to even); the
   helpers below do the same in integer arithmetic, so odd margins land on the same pixel.
 """
@@ -251,16 +252,30 @@ class ImagePreprocess(nn.Module):
         return x
 
     def resize(self, x: torch.Tensor, size: List[int]) -> torch.Tensor:
+        if self.mode == "nearest-exact":
+            return torch._C._nn._upsample_nearest_exact2d(x, size, None)
+        # Pillow resizes in two passes and rounds to uint8 in between, so the order of the passes
+        # shows in the result (a third of the pixels differ by one level when it is swapped).
+        # Pillow 13 runs the vertical pass first when the height shrinks by more than twice as
+        # many pixels as the width (Resample.c, ImagingResampleInner); older releases always ran
+        # the horizontal pass first. torch's 2-D kernel is horizontal-first.
+        h = x.size(2)
+        w = x.size(3)
+        if h - size[0] > 0 and h - size[0] > (w - size[1]) * 2:
+            if size[0] != h:
+                x = self.resize_aa(x, [size[0], w])
+            if size[1] != w:
+                x = self.resize_aa(x, size)
+            return x
+        return self.resize_aa(x, size)
+
+    def resize_aa(self, x: torch.Tensor, size: List[int]) -> torch.Tensor:
         # The aten ops are called directly: F.interpolate's scripted body references every mode,
         # lanczos included, which an unfrozen (--no-optimize) file would then need and torch 2.1's
         # lite runtime (= pytorch_android_lite 2.1.0) does not have. Results are identical.
         if self.mode == "bicubic":
-            x = torch._C._nn._upsample_bicubic2d_aa(x, size, False, None)
-        elif self.mode == "bilinear":
-            x = torch._C._nn._upsample_bilinear2d_aa(x, size, False, None)
-        else:
-            x = torch._C._nn._upsample_nearest_exact2d(x, size, None)
-        return x
+            return torch._C._nn._upsample_bicubic2d_aa(x, size, False, None)
+        return torch._C._nn._upsample_bilinear2d_aa(x, size, False, None)
 
     def center_crop_or_pad(self, x: torch.Tensor) -> torch.Tensor:
         h = x.size(2)

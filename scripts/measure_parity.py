@@ -141,7 +141,7 @@ def main(argv=None) -> int:
              "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         kinds = ", ".join(f"{k} {v:.1%}" for k, v in r["top1_agreement_by_kind"].items())
-        lines.append(f"| {name} | {r['mean_abs_diff']:.4f} | {r['max_abs_diff']:.3f} | {r['mean_abs_diff_no_rounding']:.4f} | "
+        lines.append(f"| {name} | {r['mean_abs_diff']:.5f} | {r['max_abs_diff']:.3f} | {r['mean_abs_diff_no_rounding']:.4f} | "
                      f"{r['max_abs_diff_no_rounding']:.3f} | {r['top1_agreement']:.1%} | {kinds} |")
     lines += ["", "Images whose top-1 differs (reference margin: top-1 minus top-2 probability of the eager model on "
               "timm's tensor; cause: preprocessing if the eager model on our tensor already differs, else the "
