@@ -239,7 +239,7 @@ def _write_final(candidate: pathlib.Path, path: pathlib.Path, manifest: dict) ->
         raise EdgepackError(f"{path.parent}: cannot write the output file ({exc.strerror or exc})") from None
 
 
-def tensor_bytes(module: torch.nn.Module) -> int:
+def _tensor_bytes(module: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in module.state_dict().values() if isinstance(t, torch.Tensor))
 
 
@@ -319,7 +319,7 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
     src = stages.run("load", load_source, source, weights=opts.weights, arch=opts.arch,
                      num_classes=opts.num_classes, model_class=opts.model_class,
                      trust_checkpoint=opts.trust_checkpoint)
-    _check_free_space(out.parent, tensor_bytes(src.model))
+    _check_free_space(out.parent, _tensor_bytes(src.model))
     notes = list(src.notes)
     for note in notes:
         report(f"  note: {note}")
@@ -467,8 +467,6 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
                 variant.module = None
                 if opts.bytecode_version is not None:
                     stages.run("backport", backport_in_place, tmp, opts.bytecode_version)
-                # Read now, not at the end: torch reads the whole file to find the version, which
-                # would come on top of the lite interpreter's copy of the model.
                 version = bytecode_version(tmp)
                 _release_freed_memory()
                 missing = _runtime_problems(tmp, opts.runtime)
