@@ -50,8 +50,11 @@ setup-bench: setup
 demo: setup
 	@mkdir -p out
 	$(VENV)/bin/edgepack build examples/shapes_regnet.ckpt -o out/shapes_regnet.ptl --force --val examples/images
+	$(VENV)/bin/edgepack build examples/shapes_regnet.ckpt -o out/shapes_regnet.pte --force --val examples/images
 	$(VENV)/bin/edgepack predict out/shapes_regnet.ptl examples/images/*/*.png --top-k 3
-	$(VENV)/bin/edgepack inspect out/shapes_regnet.ptl
+	$(VENV)/bin/edgepack predict out/shapes_regnet.pte examples/images/*/*.png --top-k 3
+	$(VENV)/bin/edgepack inspect out/shapes_regnet.pte
+	$(VENV)/bin/edgepack bench out/shapes_regnet.ptl out/shapes_regnet.pte --threads 1
 
 test: test-unit test-fallback test-compat test-android
 

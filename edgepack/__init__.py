@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 # counting will not work for triton kernels" on every import where triton (a GPU compiler) is
 # absent, as in CPU-only installs and ours. edgepack counts no flops; only that logger is quietened.
 logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
+# torchao (imported with ExecuTorch) registers an Enum with torch's pytree at import and torch 2.12
+# warns that this is deprecated: nothing for edgepack's users to act on.
+logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 _API = {
     "EdgepackError": "errors",

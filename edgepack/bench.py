@@ -1,4 +1,5 @@
-"""`edgepack bench`: latency, load time and memory of a `.ptl` in the lite interpreter.
+"""`edgepack bench`: latency, load time and memory of `.ptl` (lite interpreter) and `.pte`
+(ExecuTorch) files, side by side.
 
 Every configuration (thread count) runs in a **fresh child process**: the lite interpreter's
 thread pools, the allocator and the peak-RSS counter all start clean, and one configuration's
@@ -126,12 +127,26 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def _load_pte(path: str, threads: int):
+    """(module-like callable, [operators]) for a .pte in ExecuTorch's runtime, with its own thread
+    pool sized to `threads` (ExecuTorch's pool is separate from torch's OpenMP pool)."""
+    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+    from executorch.runtime import Runtime
+
+    _unsafe_reset_threadpool(threads)
+    program = Runtime.get().load_program(path)
+    method = program.load_method("forward")
+    return (lambda x: method.execute([x])[0]), program
+
+
 def child_measure(spec: dict) -> dict:
     """Load, run and time one configuration in this (fresh) process; returns raw figures."""
     import torch
-    from torch.jit.mobile import _export_operator_list, _load_for_lite_interpreter
 
     threads = int(spec["threads"])
+    is_pte = spec.get("format") == "pte"
+    if is_pte:
+        import executorch.runtime  # noqa: F401  (imported before the timed load, like torch)
     torch.set_num_threads(threads)
     # at::get_num_threads() (it is omp_get_max_threads() under OpenMP) also runs aten's lazy
     # per-thread init, which would otherwise reset OpenMP to N at the first parallel op.
@@ -155,7 +170,12 @@ def child_measure(spec: dict) -> dict:
     rss_before = _proc_status_mb("VmRSS") if reset else import_peak
 
     t0 = time.perf_counter()
-    module = _load_for_lite_interpreter(spec["path"])
+    if is_pte:
+        module, _ = _load_pte(spec["path"], threads)
+    else:
+        from torch.jit.mobile import _load_for_lite_interpreter
+
+        module = _load_for_lite_interpreter(spec["path"])
     load_ms = (time.perf_counter() - t0) * 1e3
     timings: List[float] = []
     with torch.no_grad():
@@ -173,8 +193,13 @@ def child_measure(spec: dict) -> dict:
     ru_maxrss = _rss_mb()
     hwm = _proc_status_mb("VmHWM") if reset else None
     peak = hwm if hwm is not None else ru_maxrss
-    ops = sorted(_export_operator_list(module))
-    xnn = [op for op in ops if op.startswith("prepacked::")]
+    if is_pte:
+        ops, xnn = [], ["XnnpackBackend delegate"] if spec.get("delegated") else []
+    else:
+        from torch.jit.mobile import _export_operator_list
+
+        ops = sorted(_export_operator_list(module))
+        xnn = [op for op in ops if op.startswith("prepacked::")]
     out_t = out[0] if isinstance(out, (tuple, list)) else out
     return {
         "load_ms": load_ms,
@@ -186,6 +211,7 @@ def child_measure(spec: dict) -> dict:
         "ru_maxrss_mb": ru_maxrss,
         "peak_rss_reset": reset,
         "torch_version": torch.__version__,
+        "executorch_version": _dist_version("executorch") if is_pte else None,
         "torch_num_threads": torch_threads,
         "omp_max_threads": int(gomp.omp_get_max_threads()) if gomp is not None else None,
         "quantized_engine": torch.backends.quantized.engine,
@@ -197,6 +223,15 @@ def child_measure(spec: dict) -> dict:
         "parallel_backend": next((line.split(":", 1)[1].strip() for line in torch.__config__.parallel_info().splitlines()
                                   if line.startswith("ATen parallel backend")), None),
     }
+
+
+def _dist_version(name: str) -> Optional[str]:
+    from importlib.metadata import version
+
+    try:
+        return version(name)
+    except Exception:  # not installed
+        return None
 
 
 def child_main(argv: Sequence[str]) -> None:
@@ -267,11 +302,23 @@ def parse_image(value: str) -> Tuple[int, int]:
     return w, h
 
 
+def model_format(path) -> str:
+    from .formats import format_of_file
+
+    return format_of_file(path)
+
+
 def _check_model(path) -> dict:
     from .errors import EdgepackError
-    from .inspect import open_artifact
 
-    manifest = open_artifact(path)  # missing / not a zip / full-JIT / not bytecode -> EdgepackError
+    if model_format(path) == "pte":
+        from .formats.pte import read_manifest
+
+        manifest = read_manifest(path)
+    else:
+        from .inspect import open_artifact
+
+        manifest = open_artifact(path)  # missing / not a zip / full-JIT / not bytecode -> EdgepackError
     if manifest is None:
         raise EdgepackError(f"{path}: has no edgepack.json manifest, so its input is unknown; "
                             "build it with 'edgepack build'")
@@ -343,7 +390,8 @@ def run_child(spec: dict, env: dict, timeout: float = DEFAULT_TIMEOUT_S) -> dict
     if proc.returncode != 0 or not lines:
         err = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         reason = err[-1] if err else f"exit status {proc.returncode}"
-        raise EdgepackError(f"{spec['path']}: the lite interpreter failed on it ({reason[:200]})")
+        runtime = "ExecuTorch" if spec.get("format") == "pte" else "the lite interpreter"
+        raise EdgepackError(f"{spec['path']}: {runtime} failed on it ({reason[:200]})")
     return json.loads(lines[-1])
 
 
@@ -368,7 +416,10 @@ def bench_file(path, threads: int = 1, runs: int = DEFAULT_RUNS, warmup: int = D
     quant = manifest.get("quantization") or {}
     if engine == "auto":
         engine = quant.get("engine") if quant.get("mode") not in (None, "none") else None
-    spec = {"path": str(path.resolve()), "threads": threads, "runs": runs, "warmup": warmup,
+    fmt = model_format(path)
+    optimizer = manifest.get("optimizer") or {}
+    spec = {"path": str(path.resolve()), "threads": threads, "runs": runs, "warmup": warmup, "format": fmt,
+            "delegated": bool(optimizer.get("delegated_ops")),
             "input": input_spec(manifest, image, channels, path), "engine": engine, "omp_threads": omp_threads,
             "omp_reapply": omp_reapply}
     raw = run_child(spec, child_env(omp_threads, omp_wait_policy), timeout)
@@ -403,7 +454,10 @@ def bench_file(path, threads: int = 1, runs: int = DEFAULT_RUNS, warmup: int = D
         "quantized_engine": raw["quantized_engine"] if quant.get("mode") not in (None, "none") else None,
         "optimizer": (manifest.get("optimizer") or {}).get("path"),
         "parallel_backend": raw["parallel_backend"],
-        "runtime": f"torch {raw['torch_version']} lite interpreter (desktop, one process per configuration)",
+        "format": fmt,
+        "runtime": (f"ExecuTorch {raw.get('executorch_version')} (Python bindings, desktop, one process per "
+                    "configuration)" if fmt == "pte" else
+                    f"torch {raw['torch_version']} lite interpreter (desktop, one process per configuration)"),
         "cpu": cpu_description(),
         "edgepack_version": __version__,
         "timings_ms": [round(t, 3) for t in raw["timings_ms"]],
@@ -439,11 +493,26 @@ def to_csv(results: Sequence[dict]) -> str:
 
 
 def format_results(results: Sequence[dict]) -> str:
+    """One block per file; several files get a side-by-side summary table first."""
+    models = list(dict.fromkeys(r["model_path"] if "model_path" in r else r["model"] for r in results))
+    if len(models) == 1:
+        return _format_one(results)
+    lines = [f"{'file':<28} {'format':>6} {'threads':>7} {'size MB':>8} {'load':>8} {'first':>8} {'p50':>8} "
+             f"{'p90':>8} {'peak RSS':>9}   (ms, MB)"]
+    for r in results:
+        lines.append(f"{r['model'][:28]:<28} {r.get('format', 'ptl'):>6} {r['threads']:>7} "
+                     f"{r['file_size_bytes'] / 1e6:>8.2f} {r['load_ms']:>8.2f} {r['first_inference_ms']:>8.2f} "
+                     f"{r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} {r['peak_rss_mb']:>9.1f}")
+    blocks = [_format_one([r for r in results if r.get("model_path", r["model"]) == m]) for m in models]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(blocks)
+
+
+def _format_one(results: Sequence[dict]) -> str:
     first = results[0]
     lines = [
         f"{first['model']}  ({first['file_size_bytes'] / 1e6:.2f} MB, quantization {first['quantization']}, "
         f"optimizer {first['optimizer']}, XNNPACK ops: {'yes' if first['xnnpack_ops'] else 'no'})",
-        f"input {first['input_kind']} {first['input_dtype']} {first['input_shape']}; torch {first['torch_version']}; "
+        f"input {first['input_kind']} {first['input_dtype']} {first['input_shape']}; {first['runtime']}; "
         f"{first['cpu']}",
         f"OMP_NUM_THREADS={first['omp_num_threads'] or '(unset)'} OMP_WAIT_POLICY={first['omp_wait_policy'] or '(unset)'}"
         f"{'; quantized engine ' + first['quantized_engine'] if first['quantized_engine'] else ''}",
@@ -471,7 +540,7 @@ def _omp_threads_option(value: str) -> Optional[int]:
 
 
 @click.command()
-@click.argument("model", type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("--threads", "threads", multiple=True, default=("1",), show_default=True,
               help="torch.set_num_threads(N) (XNNPACK's pool); repeat or give '1,2' for several, each in its own process.")
 @click.option("--runs", type=click.IntRange(1), default=DEFAULT_RUNS, show_default=True, help="Timed runs.")
@@ -491,11 +560,13 @@ def _omp_threads_option(value: str) -> Optional[int]:
 @click.option("--timeout", type=click.FloatRange(1), default=DEFAULT_TIMEOUT_S, show_default=True,
               help="Seconds per configuration.")
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON document: an object (one --threads value) or a list of objects (several).")
+              help="One JSON document: an object (one file, one --threads value) or a list of objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: a header and one row per configuration.")
-def bench_command(model, threads, runs, warmup, image, channels, omp_threads, omp_wait_policy, engine, timeout,
+def bench_command(models, threads, runs, warmup, image, channels, omp_threads, omp_wait_policy, engine, timeout,
                   as_json, as_csv):
-    """Measure load time, latency percentiles and memory of MODEL.ptl in the lite interpreter."""
+    """Measure load time, latency percentiles and memory of MODELS (.ptl in the lite interpreter, .pte in
+    ExecuTorch), each configuration in a fresh process, one after the other; several files are
+    reported side by side."""
     from .errors import EdgepackError
 
     if as_json and as_csv:
@@ -505,14 +576,17 @@ def bench_command(model, threads, runs, warmup, image, channels, omp_threads, om
     omp = _omp_threads_option(omp_threads)
     policy = None if omp_wait_policy.lower() == "auto" else omp_wait_policy.upper()
     try:
-        manifest = _check_model(model)
+        manifests = [_check_model(model) for model in models]  # every file checked before any run
         results = []
-        for n in counts:
-            if not (as_json or as_csv):
-                click.echo(f"edgepack: benchmarking {model} with {n} thread(s)...", err=True)
-            results.append(bench_file(model, threads=n, runs=runs, warmup=warmup, image=size, channels=int(channels),
-                                      omp_threads=omp, omp_wait_policy=policy, engine=engine, timeout=timeout,
-                                      manifest=manifest))
+        for model, manifest in zip(models, manifests):
+            for n in counts:
+                if not (as_json or as_csv):
+                    click.echo(f"edgepack: benchmarking {model} with {n} thread(s)...", err=True)
+                result = bench_file(model, threads=n, runs=runs, warmup=warmup, image=size, channels=int(channels),
+                                    omp_threads=omp, omp_wait_policy=policy, engine=engine, timeout=timeout,
+                                    manifest=manifest)
+                result["model_path"] = str(model)
+                results.append(result)
     except EdgepackError as exc:
         click.echo(f"edgepack: error: {exc}", err=True)
         sys.exit(exc.exit_code)

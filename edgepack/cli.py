@@ -102,12 +102,16 @@ def main():
 @click.option("--accept-mismatch", is_flag=True, help="Keep the file even when validation fails.")
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
 @click.option("--ops-yaml", type=click.Path(dir_okay=False), help="Write the root operator list for a selective build.")
+@click.option("--format", "fmt", type=click.Choice(["ptl", "pte"]),
+              help="ptl (PyTorch lite interpreter) or pte (ExecuTorch); default: from the -o suffix, else ptl.")
+@click.option("--max-side", type=int, help=".pte: largest frame side the file accepts (memory is planned for it; "
+                                           "default 1920).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
 def build(source, output, force, weights, arch, num_classes, model_class, trust_checkpoint, labels_file, method,
           input_kind, output_kind, image_size, interpolation, crop_pct, crop_mode, mean, std, channels_last,
           quantize, calib, calib_count, target, optimize, no_optimize, bytecode_version, runtime, val, val_count,
-          rtol, min_agreement, accept_mismatch, max_pixels, ops_yaml, as_json):
-    """Build a validated .ptl from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
+          rtol, min_agreement, accept_mismatch, max_pixels, ops_yaml, fmt, max_side, as_json):
+    """Build a validated .ptl or .pte from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
     from .package import BuildOptions, build as build_ptl
 
     try:
@@ -125,7 +129,11 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
             calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
             bytecode_version=bytecode_version, runtime=runtime, val=val, val_count=val_count, rtol=rtol,
             min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
+            format=fmt, max_side=max_side,
         )
+        if ops_yaml and (fmt == "pte" or (output or "").lower().endswith(".pte")):
+            raise EdgepackError("--ops-yaml lists TorchScript operators for a selective lite build; "
+                                "edgepack inspect FILE.pte --json lists a .pte's operators")
         result = build_ptl(source, opts)
         if ops_yaml:
             from .inspect import write_ops_yaml

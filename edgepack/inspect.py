@@ -195,7 +195,17 @@ def _bytecode_version(path: pathlib.Path) -> int:
 
 
 def describe(path) -> dict:
-    """Everything `edgepack inspect` reports about a `.ptl`, as JSON-ready data."""
+    """Everything `edgepack inspect` reports about a `.ptl` or `.pte`, as JSON-ready data."""
+    from .formats import format_of_file
+
+    if format_of_file(path) == "pte":
+        from .formats import pte
+
+        return pte.describe(path)
+    return describe_ptl(path)
+
+
+def describe_ptl(path) -> dict:
     from .compat import MIN_SUPPORTED_BYTECODE, RUNTIME_ENVS, RUNTIME_MAX_BYTECODE, operator_problems
 
     path = pathlib.Path(path)
@@ -238,25 +248,9 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
-def format_description(info: dict) -> str:
-    """Human-readable `edgepack inspect` output."""
-    m = info.get("manifest") or {}
-    from .compat import VERIFIED_RUNTIMES
-
-    ok_runtimes = [rt if rt in VERIFIED_RUNTIMES else f"{rt}?" for rt, ok in info["runtimes"].items() if ok]
-    lines = [
-        f"{info['file']}",
-        f"  size            {_mb(info['size_bytes'])} ({info['size_bytes']} bytes), parameters {_mb(info['parameter_bytes'])}",
-        f"  sha256          {info['sha256']}",
-        f"  bytecode        version {info['bytecode_version']} (readable by lite runtimes "
-        f"{', '.join(ok_runtimes) if ok_runtimes else 'none known'}; ?: from an unverified table)",
-        *[f"  {'torch ' + rt + ' ops':<16}" + ("not checked (no operator list)" if probs is None else
-                                   "all present" if not probs else "PROBLEMS: " + "; ".join(probs))
-          for rt, probs in info.get("operator_problems", {}).items()],
-        f"  xnnpack ops     {'yes' if info['xnnpack_prepacked'] else 'no'}",
-        f"  quantized ops   {'yes' if info['quantized_ops'] else 'no'}",
-        f"  extra files     {', '.join(info['extra_files']) or '-'}",
-    ]
+def format_manifest_lines(m: dict) -> List[str]:
+    """The manifest part of `edgepack inspect`'s output, shared by every format."""
+    lines: List[str] = []
     if not m:
         lines.append("  manifest        none (not built by edgepack)")
     else:
@@ -289,6 +283,33 @@ def format_description(info: dict) -> str:
             lines.append(f"  validation      {'passed' if val.get('passed') else 'FAILED'}: max rel err "
                          f"{val.get('max_rel_err')}, top-1 agreement {val.get('top1_agreement')} "
                          f"on {val.get('inputs')}" + (f" ({val['engine']} engine)" if val.get("engine") else ""))
+    return lines
+
+
+def format_description(info: dict) -> str:
+    """Human-readable `edgepack inspect` output."""
+    if info.get("format", "").startswith("ExecuTorch"):
+        from .formats.pte import format_description as format_pte
+
+        return format_pte(info)
+    m = info.get("manifest") or {}
+    from .compat import VERIFIED_RUNTIMES
+
+    ok_runtimes = [rt if rt in VERIFIED_RUNTIMES else f"{rt}?" for rt, ok in info["runtimes"].items() if ok]
+    lines = [
+        f"{info['file']}",
+        f"  size            {_mb(info['size_bytes'])} ({info['size_bytes']} bytes), parameters {_mb(info['parameter_bytes'])}",
+        f"  sha256          {info['sha256']}",
+        f"  bytecode        version {info['bytecode_version']} (readable by lite runtimes "
+        f"{', '.join(ok_runtimes) if ok_runtimes else 'none known'}; ?: from an unverified table)",
+        *[f"  {'torch ' + rt + ' ops':<16}" + ("not checked (no operator list)" if probs is None else
+                                   "all present" if not probs else "PROBLEMS: " + "; ".join(probs))
+          for rt, probs in info.get("operator_problems", {}).items()],
+        f"  xnnpack ops     {'yes' if info['xnnpack_prepacked'] else 'no'}",
+        f"  quantized ops   {'yes' if info['quantized_ops'] else 'no'}",
+        f"  extra files     {', '.join(info['extra_files']) or '-'}",
+    ]
+    lines += format_manifest_lines(m)
     lines.append(f"  operators       {info['num_operators']} root operators"
                  + (" (call sites in bytecode)" if info["operator_source"] == "bytecode" else ""))
     for op in info["operators"]:

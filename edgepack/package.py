@@ -15,7 +15,7 @@ import pathlib
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -77,11 +77,14 @@ class BuildOptions:
     min_agreement: float = 0.98
     accept_mismatch: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # output format: "ptl" or "pte"; None = from the output's suffix, else ptl
+    format: Optional[str] = None
+    max_side: Optional[int] = None  # .pte: largest frame side the file accepts (default 1920)
 
     def recorded(self) -> dict:
         """Options that shape the artifact, for the manifest (no paths: they leak user names)."""
         keep = ("method", "input", "output_kind", "quantize", "target", "optimize", "bytecode_version", "runtime", "rtol",
-                "min_agreement", "calib_count", "val_count", "channels_last", "num_classes", "arch")
+                "min_agreement", "calib_count", "val_count", "channels_last", "num_classes", "arch", "format", "max_side")
         out = {k: getattr(self, k) for k in keep}
         out["calib"] = bool(self.calib)
         out["val"] = bool(self.val)
@@ -175,10 +178,10 @@ def _check_options(opts: BuildOptions) -> None:
         raise EdgepackError("--min-agreement must be in [0, 1]")
 
 
-def _output_path(source: str, opts: BuildOptions) -> pathlib.Path:
-    out = pathlib.Path(opts.output or default_output_name(source))
+def _output_path(source: str, opts: BuildOptions, suffix: str = ".ptl") -> pathlib.Path:
+    out = pathlib.Path(opts.output or default_output_name(source, suffix))
     if out.is_dir():
-        raise EdgepackError(f"{out}: is a directory; give a file name ending in .ptl")
+        raise EdgepackError(f"{out}: is a directory; give a file name ending in {suffix}")
     if out.exists() and not opts.force:
         raise EdgepackError(f"{out}: already exists; pass --force to replace it")
     parent = out.parent if str(out.parent) else pathlib.Path(".")
@@ -307,15 +310,34 @@ def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Option
                          described + " (preprocessed) + 2 random tensors")
 
 
-def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _stderr) -> BuildResult:
-    """Build a validated `.ptl` from `source`; raises EdgepackError (exit 2) or ValidationError (exit 1)."""
-    opts = opts or BuildOptions()
+@dataclass
+class Prepared:
+    """What every format's build starts from: the loaded source and the artifact's contract."""
+
+    out: pathlib.Path
+    src: ModelSource
+    labels: Optional[List[str]]
+    task: str
+    activation: str
+    pre_cfg: PreprocessConfig
+    image_input: bool
+    stages: "_Stages"
+    notes: List[str]
+
+    def output_spec(self) -> dict:
+        n = self.src.num_classes
+        return {"kind": "logits" if self.activation == "none" else "probabilities",
+                "activation": self.activation, "dtype": "float32",
+                "shape": [n] if self.image_input else [1, n], "num_classes": n}
+
+
+def prepare(source: str, opts: BuildOptions, report: Reporter, suffix: str = ".ptl") -> Prepared:
+    """Options checked, output path claimed, source loaded: the format-independent first half."""
     _check_options(opts)
-    out = _output_path(source, opts)
+    out = _output_path(source, opts, suffix)
     clean_stale_temporaries(out)
     stages = _Stages(report)
     report(f"edgepack: building {out} from {source}")
-
     src = stages.run("load", load_source, source, weights=opts.weights, arch=opts.arch,
                      num_classes=opts.num_classes, model_class=opts.model_class,
                      trust_checkpoint=opts.trust_checkpoint)
@@ -328,8 +350,29 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         raise EdgepackError(f"the checkpoint has {len(labels)} labels for {src.num_classes} classes")
     task = "multilabel" if src.multi_label else "multiclass"
     activation = "none" if opts.output_kind == "logits" else ("sigmoid" if src.multi_label else "softmax")
-    pre_cfg = resolve_preprocess(src, opts)
-    image_input = opts.input != "float"
+    return Prepared(out=out, src=src, labels=labels, task=task, activation=activation,
+                    pre_cfg=resolve_preprocess(src, opts), image_input=opts.input != "float",
+                    stages=stages, notes=notes)
+
+
+def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _stderr) -> BuildResult:
+    """Build a validated model file from `source` in the format of `opts.format` (or the output's
+    suffix); raises EdgepackError (exit 2) or ValidationError (exit 1)."""
+    opts = opts or BuildOptions()
+    from .formats import resolve_format
+
+    opts = replace(opts, format=resolve_format(opts))
+    if opts.format == "pte":
+        from .formats.pte import build_pte
+
+        return build_pte(source, opts, report)
+    return _build_ptl(source, opts, report)
+
+
+def _build_ptl(source: str, opts: BuildOptions, report: Reporter) -> BuildResult:
+    prep = prepare(source, opts, report, ".ptl")
+    out, src, labels, stages, notes = prep.out, prep.src, prep.labels, prep.stages, prep.notes
+    task, activation, pre_cfg, image_input = prep.task, prep.activation, prep.pre_cfg, prep.image_input
     channels_last = opts.channels_last
     if channels_last is None:
         channels_last = opts.optimize in ("auto", "xnnpack") and xnnpack_available()
@@ -373,12 +416,9 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
         packed_reference = (stages.run("reference", _run_quantized, wrap(network).eval(), inputs)
                             if opts.quantize else float_outputs)
         manifest_parts = {
-            "source": src.info, "task": task, "labels": labels,
+            "format": "ptl", "source": src.info, "task": task, "labels": labels,
             "input": mf.image_input_spec(MIN_SIDE, MAX_SIDE) if image_input else mf.tensor_input_spec(*size),
-            "output": {"kind": "logits" if activation == "none" else "probabilities",
-                       "activation": activation, "dtype": "float32",
-                       "shape": [src.num_classes] if image_input else [1, src.num_classes],
-                       "num_classes": src.num_classes},
+            "output": prep.output_spec(),
             "preprocess": dict(pre_cfg.to_manifest(channels_last), source=src.data_config_origin,
                                bundled=image_input),
             "quantization": quant_info,

@@ -1,10 +1,13 @@
-"""`edgepack predict`: run image files through a `.ptl` with the lite interpreter.
+"""`edgepack predict`: run image files through a `.ptl` (lite interpreter) or `.pte` (ExecuTorch).
 
 Same runtime as the phone, same bytes in (a uint8 `[H, W, 3]` frame), so what this prints is what
-the app will show.
+the app will show. A `.pte` accepts frames up to its `input.max_side` (its memory is planned for
+that size); larger photos are first scaled down to fit, with Pillow's antialiased bicubic filter,
+as an app would scale a camera photo, and the result says so.
 """
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import List, Optional
 
@@ -16,18 +19,51 @@ from .inspect import open_artifact
 from .preprocess import ImagePreprocess, PreprocessConfig, check_frame_size
 
 
+def open_model(path) -> tuple:
+    """(format, manifest or None, callable module) of a `.ptl` or `.pte`, by its content."""
+    from .formats import format_of_file
+
+    path = pathlib.Path(path)
+    if format_of_file(path) == "pte":
+        from .formats import pte
+
+        module = pte.load(path)
+        text = module.manifest_text()
+        try:
+            manifest = json.loads(text) if text is not None else None
+        except ValueError as exc:
+            raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+        return "pte", manifest, module
+    manifest = open_artifact(path)
+    from .validate import load_lite
+
+    try:
+        module = load_lite(path)
+    except RuntimeError as exc:
+        raise EdgepackError(f"{path}: the lite interpreter cannot load it ({str(exc).splitlines()[0][:160]})") from None
+    return "ptl", manifest, module
+
+
+def fit_to_side(image: torch.Tensor, max_side: int) -> torch.Tensor:
+    """Scale a uint8 [H, W, C] frame down so its longer side is `max_side` (Pillow, bicubic)."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = int(image.shape[0]), int(image.shape[1])
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    pil = Image.fromarray(image.numpy()[:, :, :3])
+    return torch.from_numpy(np.asarray(pil.resize(size, Image.BICUBIC)).copy())
+
+
 class Predictor:
     def __init__(self, path):
         self.path = pathlib.Path(path)
-        self.manifest = open_artifact(self.path)
+        if not self.path.is_file():
+            raise EdgepackError(f"{path}: no such file" if not self.path.exists() else f"{path}: not a regular file")
+        self.format, self.manifest, self.module = open_model(self.path)
         if self.manifest is None:
-            raise EdgepackError(f"{path}: has no edgepack.json manifest; build it with 'edgepack build'")
-        from .validate import load_lite
-
-        try:
-            self.module = load_lite(self.path)
-        except RuntimeError as exc:
-            raise EdgepackError(f"{path}: the lite interpreter cannot load it ({str(exc).splitlines()[0][:160]})") from None
+            raise EdgepackError(f"{path}: has no edgepack manifest; build it with 'edgepack build'")
         self.labels: Optional[List[str]] = self.manifest.get("labels")
         self.output = self.manifest.get("output", {})
         self.image_input = self.manifest.get("input", {}).get("kind") == "image"
@@ -56,18 +92,29 @@ class Predictor:
             return self.labels[index]
         return f"class {index}"
 
+    def max_side(self) -> Optional[int]:
+        """Largest frame side the file takes, for a .pte (memory planned for it), else None."""
+        side = (self.manifest.get("input") or {}).get("max_side") if self.format == "pte" else None
+        return side if isinstance(side, int) and side > 0 else None
+
     def predict_file(self, path, top_k: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
         image = read_image(path, max_pixels)
         check_frame_size(path, image)
+        original = [int(image.shape[1]), int(image.shape[0])]
+        limit = self.max_side() if self.image_input else None
+        if limit is not None and max(image.shape[0], image.shape[1]) > limit:
+            image = fit_to_side(image, limit)
         try:
             probs = self.run(image)
-        except RuntimeError as exc:
+        except (RuntimeError, ValueError) as exc:
             raise EdgepackError(f"{path}: the model rejected the image ({str(exc).splitlines()[0][:160]})") from None
         k = min(top_k, probs.numel())
         values, indices = torch.topk(probs, k)
         return {
             "image": str(path),
-            "size": [int(image.shape[1]), int(image.shape[0])],
+            "size": original,
+            **({"scaled_to": [int(image.shape[1]), int(image.shape[0])]}
+               if original != [int(image.shape[1]), int(image.shape[0])] else {}),
             "top_k": [
                 {"index": int(i), "label": self.label(int(i)), "probability": round(float(v), 6)}
                 for v, i in zip(values, indices)

@@ -347,9 +347,9 @@ def load_source(source: str, *, weights: Optional[str] = None, arch: Optional[st
     return result
 
 
-def default_output_name(source: str) -> str:
+def default_output_name(source: str, suffix: str = ".ptl") -> str:
     if source.startswith("timm:"):
-        return source[len("timm:"):].replace("/", "_") + ".ptl"
-    return pathlib.Path(source).stem + ".ptl"
+        return source[len("timm:"):].replace("/", "_") + suffix
+    return pathlib.Path(source).stem + suffix
 
 

@@ -1,0 +1,593 @@
+"""ExecuTorch `.pte`: the same validated artifact as `.ptl`, for the runtime new apps can ship.
+
+Pipeline: the eager pipeline (stock-op preprocessing -> network -> activation) is exported with
+`torch.export` (dynamic H, W up to `max_side` and 3 or 4 channels), lowered with ExecuTorch's
+XNNPACK partitioner, written to a temporary file, loaded back with ExecuTorch's own runtime
+(Python bindings) and compared with the eager float model on the shared validation inputs.
+
+The manifest lives in the program itself, as a constant method `edgepack_manifest` that returns
+the JSON text (`to_edge_transform_and_lower(constant_methods=...)`): an app reads it with
+`module.execute("edgepack_manifest")` through the ExecuTorch runtime alone. The candidate is
+lowered with the manifest padded to a fixed length; the final file replaces that string in place
+with the manifest carrying the validation figures (same length, padded with spaces, which JSON
+ignores), so the validated program is written unchanged, and the build proves it by rerunning it.
+
+ExecuTorch plans every intermediate at the upper bound of each dynamic dimension: `max_side`
+bounds the frame, `StockResize` keeps the preprocessing's intermediates small at that bound, and
+the planned working memory is recorded in the manifest.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import pathlib
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+from .. import manifest as mf
+from ..errors import EdgepackError, ValidationError
+from ..export import _first_line
+from ..files import sha256_file
+from ..pipeline import ImagePipeline, TensorPipeline
+from ..preprocess import MIN_SIDE, ImagePreprocess
+from .stock_resize import StockResize
+
+MANIFEST_METHOD = "edgepack_manifest"
+DEFAULT_MAX_SIDE = 1920  # Full-HD frames in either orientation
+MAX_MAX_SIDE = 4096
+MANIFEST_SLACK = 4096  # room left in the candidate's manifest string for the validation figures
+# Options of `edgepack build` that mean nothing for ExecuTorch, with the reason given to the user.
+REFUSED_OPTIONS = {
+    "bytecode_version": "--bytecode-version is a lite-interpreter (.ptl) setting; a .pte has no bytecode version",
+    "runtime": "--runtime names a lite-interpreter release (.ptl); ExecuTorch files record their runtime version",
+    "method": "--method script is TorchScript-only; .pte files are made with torch.export",
+    "target": "--target x86 quantizes for torch's x86 engine; .pte int8 runs on XNNPACK on every CPU",
+}
+
+
+def executorch_version() -> Optional[str]:
+    try:
+        from importlib.metadata import version
+
+        return version("executorch")
+    except Exception:  # not installed
+        return None
+
+
+# ExecuTorch's native libraries are built against one torch release; importing them beside another
+# fails or misbehaves. executorch 1.3.x is built for torch 2.12.
+TORCH_FOR_EXECUTORCH = {"1.3": "2.12"}
+
+
+def _require_executorch() -> str:
+    version = executorch_version()
+    if version is None:
+        raise EdgepackError("the .pte format needs ExecuTorch: pip install executorch==1.3.1 "
+                            "(the release built for torch 2.12)")
+    wanted = TORCH_FOR_EXECUTORCH.get(".".join(version.split(".")[:2]))
+    if wanted is not None and not torch.__version__.startswith(wanted + "."):
+        raise EdgepackError(f"ExecuTorch {version} is built for torch {wanted}, but this environment has torch "
+                            f"{torch.__version__.split('+')[0]}; .pte files need the pinned stack (requirements.txt)")
+    _point_at_flatc()
+    return version
+
+
+def _point_at_flatc() -> None:
+    """ExecuTorch's serializer runs `flatc`, looked up on PATH unless FLATC_EXECUTABLE is set. The
+    pip package puts it in the environment's bin/ folder, which is not on PATH when a user runs
+    `.venv/bin/edgepack` without activating the environment."""
+    if os.environ.get("FLATC_EXECUTABLE"):
+        return
+    candidate = pathlib.Path(sys.executable).parent / "flatc"
+    if candidate.is_file():
+        os.environ["FLATC_EXECUTABLE"] = str(candidate)
+
+
+def check_options(opts) -> None:
+    """Refuse, with the reason, options that do not apply to ExecuTorch."""
+    if opts.runtime is not None:
+        raise EdgepackError(REFUSED_OPTIONS["runtime"])
+    if opts.bytecode_version is not None:
+        raise EdgepackError(REFUSED_OPTIONS["bytecode_version"])
+    if opts.method != "trace":
+        raise EdgepackError(REFUSED_OPTIONS["method"])
+    if opts.target != "mobile":
+        raise EdgepackError(REFUSED_OPTIONS["target"])
+    if opts.optimize not in ("auto", "xnnpack", "none"):
+        raise EdgepackError("--optimize for .pte: auto or xnnpack (XNNPACK delegate) or none (portable kernels only)")
+    side = opts.max_side if opts.max_side is not None else DEFAULT_MAX_SIDE
+    if not MIN_SIDE <= side <= MAX_MAX_SIDE:
+        raise EdgepackError(f"--max-side must be in {MIN_SIDE}..{MAX_MAX_SIDE} (memory is planned for it)")
+
+
+# --- lowering ----------------------------------------------------------------------------------
+
+@dataclass
+class Lowered:
+    """One lowering level's program, and what it says about itself."""
+
+    buffer: bytes
+    backend: str  # "xnnpack" or "portable"
+    delegated_ops: int
+    portable_ops: Dict[str, int]
+    planned_bytes: int
+    dropped: List[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        total = self.delegated_ops + sum(self.portable_ops.values())
+        return {"path": self.backend, "dropped": list(self.dropped),
+                "delegated_ops": self.delegated_ops,
+                "portable_ops": dict(sorted(self.portable_ops.items())),
+                "delegated_share": round(self.delegated_ops / total, 4) if total else 0.0}
+
+
+_NOT_OPS = ("alloc", "getitem", "sym_size", "executorch_prim", "view", "executorch_call_delegate")
+
+
+def _op_name(target) -> str:
+    name = getattr(target, "__name__", None) or str(target)
+    return str(name).split(" ")[0]
+
+
+def _count_ops(program) -> tuple:
+    """(ops inside delegates, {portable op: count}) of an ExecutorchProgramManager."""
+    graph_module = program.exported_program().graph_module
+    delegated, portable = 0, collections.Counter()
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = _op_name(node.target)
+        if "executorch_call_delegate" in str(node.target):
+            lowered = getattr(graph_module, node.args[0].target)
+            delegated += sum(1 for n in lowered.original_module.graph.nodes if n.op == "call_function"
+                             and not any(s in _op_name(n.target) for s in _NOT_OPS))
+            continue
+        if any(s in name for s in _NOT_OPS) or name.startswith("<"):
+            continue
+        portable[name.replace("aten.", "").replace(".out", "").replace("_out", "")] += 1
+    return delegated, dict(portable)
+
+
+def lower(exported, manifest_text: str, delegate: bool) -> Lowered:
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir.passes import MemoryPlanningPass
+
+    edge = to_edge_transform_and_lower(
+        exported,
+        partitioner=[XnnpackPartitioner()] if delegate else [],
+        # The preprocessing's size arithmetic uses sym_min/sym_max, which the IR validity check
+        # rejects although every runtime runs them.
+        compile_config=EdgeCompileConfig(_check_ir_validity=False),
+        constant_methods={MANIFEST_METHOD: manifest_text},
+    )
+    # The input frame is the caller's buffer: planning it would reserve max_side^2 x 4 bytes.
+    program = edge.to_executorch(ExecutorchBackendConfig(
+        memory_planning_pass=MemoryPlanningPass(alloc_graph_input=False)))
+    delegated, portable = _count_ops(program)
+    plan = program.executorch_program.execution_plan
+    forward = next(p for p in plan if p.name == "forward")
+    planned = int(sum(forward.non_const_buffer_sizes))
+    return Lowered(bytes(program.buffer), "xnnpack" if delegate else "portable", delegated, portable, planned)
+
+
+def padded_manifest(manifest: dict, length: Optional[int] = None) -> str:
+    text = mf.dumps(manifest)
+    if length is None:
+        return text + " " * MANIFEST_SLACK
+    if len(text.encode("utf-8")) > length:
+        raise ValueError("manifest outgrew its reserved space")
+    return text + " " * (length - len(text.encode("utf-8")))
+
+
+def replace_manifest(buffer: bytes, old: str, new: str) -> bytes:
+    """The program with its manifest string swapped for one of the same length."""
+    old_b, new_b = old.encode("utf-8"), new.encode("utf-8")
+    if len(old_b) != len(new_b) or buffer.count(old_b) != 1:
+        raise ValueError("cannot locate the manifest string in the program")
+    return buffer.replace(old_b, new_b)
+
+
+# --- running -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _native_log(lines: List[str]):
+    """Collect what the runtime's C++ code prints on stderr (cpuinfo probing on x86, its error
+    log) instead of letting it interleave with edgepack's one-line messages; the caller puts the
+    useful part into its error."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded use): let it through
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(line for line in sink.read().decode("utf-8", "replace").splitlines()
+                         if line.strip() and "cpuinfo" not in line)
+
+
+def _runtime_reason(exc: Exception, log: List[str]) -> str:
+    detail = next((line for line in reversed(log) if "rror" in line or "issing" in line), None)
+    return _first_line(exc) + (f"; runtime said: {detail.strip()[:200]}" if detail else "")
+
+
+class PteModule:
+    """A `.pte` loaded with ExecuTorch's runtime; callable like a module on one input tensor."""
+
+    def __init__(self, path):
+        _require_executorch()
+        from executorch.runtime import Runtime, Verification
+
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise EdgepackError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+        log: List[str] = []
+        try:
+            with _native_log(log):
+                runtime = Runtime.get()
+                self.program = runtime.load_program(str(path), verification=Verification.InternalConsistency)
+                self.forward = self.program.load_method("forward")
+        except Exception as exc:  # the runtime raises RuntimeError/ValueError for bad programs
+            raise EdgepackError(f"{path}: ExecuTorch cannot load it ({_runtime_reason(exc, log)})") from None
+        if self.forward is None:
+            raise EdgepackError(f"{path}: the program has no forward method")
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward.execute([x.contiguous()])[0]
+
+    def check_frame(self, frame: torch.Tensor, max_side: Optional[int]) -> None:
+        """A clear error for a frame beyond the file's max side (the graph would answer NaN)."""
+        if max_side is not None and frame.dim() == 3 and max(frame.shape[0], frame.shape[1]) > max_side:
+            raise EdgepackError(f"{frame.shape[1]}x{frame.shape[0]} frame: this .pte takes sides up to {max_side} "
+                                "px (its memory is planned for that); scale the image down first")
+
+    def manifest_text(self) -> Optional[str]:
+        if MANIFEST_METHOD not in self.program.method_names:
+            return None
+        value = self.program.load_method(MANIFEST_METHOD).execute([])[0]
+        return value if isinstance(value, str) else None
+
+
+def set_threads(n: int) -> None:
+    """ExecuTorch's own thread pool (separate from torch's OpenMP pool)."""
+    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+
+    _unsafe_reset_threadpool(int(n))
+
+
+def load(path) -> Callable:
+    return PteModule(path)
+
+
+def read_manifest(path) -> Optional[dict]:
+    text = PteModule(path).manifest_text()
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+
+
+def run_file(path, inputs) -> List[torch.Tensor]:
+    module = PteModule(path)
+    with torch.no_grad():
+        return [module(x).clone() for x in inputs]
+
+
+# --- the build ---------------------------------------------------------------------------------
+
+def _export(pipeline: torch.nn.Module, example: torch.Tensor, max_side: int, image_input: bool):
+    from torch.export import Dim, export
+
+    if image_input:
+        dims = ({0: Dim("height", min=MIN_SIDE, max=max_side), 1: Dim("width", min=MIN_SIDE, max=max_side),
+                 2: Dim("channels", min=3, max=4)},)
+    else:
+        dims = None
+    try:
+        with torch.no_grad():
+            return export(pipeline, (example,), dynamic_shapes=dims)
+    except Exception as exc:
+        raise EdgepackError(f"torch.export cannot capture this network for ExecuTorch ({_first_line(exc)}); "
+                            "build a .ptl instead (--format ptl)") from None
+
+
+def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tensor], size, report) -> tuple:
+    """PT2E int8 with ExecuTorch's XNNPACK quantizer: per-channel weights; static calibrates on
+    `batches` (images through the bundled preprocessing), dynamic quantizes linear layers' inputs
+    at run time."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                          get_symmetric_quantization_config)
+    from torch.export import export
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    dynamic = mode == "dynamic"
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True,
+                                                                                is_dynamic=dynamic))
+    example = (torch.zeros(1, 3, *size),)
+    try:
+        captured = export(network.eval(), example).module()
+        prepared = prepare_pt2e(captured, quantizer)
+        move_exported_model_to_eval(prepared)
+        with torch.no_grad():
+            for batch in (batches if not dynamic else [example[0]]):
+                prepared(batch)
+        quantized = convert_pt2e(prepared)
+        move_exported_model_to_eval(quantized)
+    except Exception as exc:
+        raise EdgepackError(f"PT2E quantization failed on this network ({_first_line(exc)}); "
+                            "try --quantize dynamic or no quantization") from None
+    info = {"mode": mode, "method": "pt2e", "quantizer": "XNNPACKQuantizer", "engine": "xnnpack",
+            "weights": "int8 per-channel symmetric",
+            "activations": "int8 dynamic (per run)" if dynamic else "int8 static (calibrated)"}
+    if not dynamic:
+        info["calibration_images"] = len(batches)
+    if dynamic:
+        report("  note: dynamic int8 covers linear layers only; on a CNN that is little of the compute "
+               "(use --quantize=static --calib DIR)")
+    return quantized, info
+
+
+def build_pte(source: str, opts, report) -> "BuildResult":
+    from ..package import (BuildResult, _agreement, _judge, _release_freed_memory, _tmp_path, _validation_inputs,
+                           prepare)
+    from ..validate import accuracy, compare, run_all
+
+    check_options(opts)
+    et_version = _require_executorch()
+    max_side = opts.max_side if opts.max_side is not None else DEFAULT_MAX_SIDE
+    prep = prepare(source, opts, report, ".pte")
+    out, src, stages, notes = prep.out, prep.src, prep.stages, prep.notes
+    size = prep.pre_cfg.input_size
+    channels_last = bool(opts.channels_last)
+    preprocess = StockResize(prep.pre_cfg, max_side, channels_last=channels_last)
+
+    preprocess.eval()
+    src.model.eval()
+
+    def wrap(network):
+        # Not .eval(): it recurses, and a PT2E-quantized network (an exported module) refuses it;
+        # the parts are in eval mode already.
+        if prep.image_input:
+            pipeline = ImagePipeline(preprocess, network, prep.activation)
+        else:
+            pipeline = TensorPipeline(network, prep.activation, channels_last=channels_last)
+        pipeline.training = False
+        return pipeline
+
+    vset = stages.run("inputs", _validation_inputs, opts, prep.image_input, preprocess, size, prep.labels,
+                      src.num_classes)
+    if prep.image_input:
+        for x in vset.inputs:
+            if max(x.shape[0], x.shape[1]) > max_side:
+                raise EdgepackError(f"a --val image is {x.shape[1]}x{x.shape[0]}, larger than --max-side {max_side}; "
+                                    "raise --max-side or use smaller validation images")
+    float_outputs = stages.run("reference", run_all, wrap(src.model), vset.inputs)
+    network, quant_info = src.model, {"mode": "none", "engine": None}
+    if opts.quantize:
+        from ..quantize import calibration_batches
+
+        batches = []
+        if opts.quantize == "static":
+            # Calibrate through the .ptl preprocessing (torch's uint8 kernels, PIL-like): the same
+            # network inputs as StockResize up to rounding, and no memory bound on calibration frames.
+            batches = calibration_batches(opts.calib, opts.calib_count, ImagePreprocess(prep.pre_cfg),
+                                          opts.max_pixels)
+        network, quant_info = stages.run("quantize", _quantize_pt2e, src.model, opts.quantize, batches, size, report)
+    packed_reference = (stages.run("reference", run_all, wrap(network), vset.inputs) if opts.quantize
+                        else float_outputs)
+    example = vset.inputs[0] if not prep.image_input else torch.zeros(240, 320, 3, dtype=torch.uint8)
+    exported = stages.run("export", _export, wrap(network), example, max_side, prep.image_input)
+    src.model = network = None
+    _release_freed_memory()
+
+    input_spec = (mf.image_input_spec(MIN_SIDE, max_side) if prep.image_input else mf.tensor_input_spec(*size))
+    pre_manifest = dict(prep.pre_cfg.to_manifest(channels_last), source=src.data_config_origin,
+                        bundled=prep.image_input)
+    if prep.image_input:
+        pre_manifest.update(resize="stock ops (StockResize): Pillow filter weights, vertical pass first",
+                            resize_rounding="uint8")
+    parts = {"format": "pte", "source": src.info, "task": prep.task, "labels": prep.labels, "input": input_spec,
+             "output": prep.output_spec(), "preprocess": pre_manifest, "quantization": quant_info,
+             "executorch": {"version": et_version, "manifest_method": MANIFEST_METHOD},
+             "bytecode_version": None, "options": opts.recorded()}
+
+    tmp, final_tmp = _tmp_path(out, "candidate"), _tmp_path(out, "final")
+    failures: List[str] = []
+    chosen = last = None
+    try:
+        levels = [True, False] if opts.optimize in ("auto", "xnnpack") else [False]
+        if opts.optimize == "xnnpack":
+            levels = [True]
+        for delegate in levels:
+            base = mf.base_manifest(**parts, optimizer=None, memory=None, validation=None)
+            reserved = padded_manifest(base)
+            try:
+                lowered = stages.run("lower", lower, exported, reserved, delegate)
+                if not delegate and levels[0]:
+                    lowered.dropped = ["xnnpack_delegate"]
+                _write_bytes(tmp, lowered.buffer)
+                outputs = stages.run("validate", run_file, tmp, vset.inputs)
+            except EdgepackError:
+                raise
+            except Exception as exc:
+                failures.append(f"{'xnnpack' if delegate else 'portable'} lowering failed ({_first_line(exc)})")
+                report(f"  {failures[-1]}; retrying with less optimisation")
+                continue
+            vs_float = compare(float_outputs, outputs)
+            vs_packed = compare(packed_reference, outputs) if opts.quantize else vs_float
+            agreement = _agreement(float_outputs, outputs, vset)
+            reason, retry = _judge(opts, vs_packed, vs_float, agreement)
+            record = (lowered, reserved, vs_float, vs_packed, outputs)
+            if reason is None:
+                chosen = record
+                break
+            failures.append(f"{lowered.backend}: {reason}")
+            last = record
+            if not retry:
+                break
+            report(f"  {lowered.backend}: {reason}; retrying with less optimisation")
+        passed = chosen is not None
+        if not passed:
+            if last is None:
+                raise EdgepackError(f"cannot produce a runnable .pte ({failures[-1]}); nothing written")
+            if not opts.accept_mismatch:
+                raise ValidationError(f"validation failed ({failures[-1]}); "
+                                      "nothing written (--accept-mismatch keeps the file anyway)")
+            chosen = last
+            notes.append("validation FAILED and the file was kept because of --accept-mismatch")
+            report(f"  note: {notes[-1]}")
+        lowered, reserved, vs_float, vs_packed, outputs = chosen
+        if failures and passed:
+            notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
+            report(f"  note: {notes[-1]}")
+        validation = dict(vs_float.to_dict(), passed=passed, engine="xnnpack" if opts.quantize else None,
+                          inputs=vset.described, reference="float eager model (same bundled preprocessing)",
+                          runtime=f"executorch {et_version} (Python bindings)",
+                          rtol=None if opts.quantize else opts.rtol)
+        if opts.quantize:
+            validation.update(min_agreement=opts.min_agreement,
+                              judged_top1_agreement=round(_agreement(float_outputs, outputs, vset), 5),
+                              judged_on="--val images" if any(vset.user) else "all inputs",
+                              vs_quantized_eager=vs_packed.to_dict())
+        float_acc = accuracy(float_outputs, vset.targets)
+        if float_acc is not None:
+            file_acc = accuracy(outputs, vset.targets)
+            validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
+                              accuracy_drop=round(float_acc - file_acc, 5))
+        memory = {"planned_bytes": lowered.planned_bytes, "max_side": max_side if prep.image_input else None,
+                  "note": "working memory ExecuTorch plans for the largest accepted input; "
+                          "weights and the input frame come on top"}
+        final = mf.base_manifest(**parts, optimizer=lowered.describe(), memory=memory, validation=validation)
+        final_text = padded_manifest(final, len(reserved.encode("utf-8")))
+        stages.run("write", _write_bytes, final_tmp, replace_manifest(lowered.buffer, reserved, final_text))
+        rerun = run_file(final_tmp, vset.inputs)
+        if not all(torch.equal(a, b) for a, b in zip(rerun, outputs)):
+            raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
+        os.replace(final_tmp, out)
+    finally:
+        for path in (tmp, final_tmp):
+            path.unlink(missing_ok=True)
+    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {lowered.backend}, "
+           f"{lowered.describe()['delegated_share']:.0%} of ops delegated, planned memory "
+           f"{lowered.planned_bytes / 1e6:.1f} MB, max rel err {vs_float.max_rel_err:.1e}, "
+           f"top-1 agreement {vs_float.top1_agreement:.1%})")
+    return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
+                       bytecode_version=None, manifest=final, timings=stages.timings, notes=notes,
+                       accepted_mismatch=not passed)
+
+
+def _write_bytes(path: pathlib.Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise EdgepackError(f"{path.parent}: cannot write the output file ({exc.strerror or exc})") from None
+
+
+# --- inspect -----------------------------------------------------------------------------------
+
+def _deserialize(path: pathlib.Path, data: bytes):
+    if data[4:6] != b"ET":
+        raise EdgepackError(f"{path}: not an ExecuTorch program (no ET flatbuffer identifier)")
+    _require_executorch()
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    try:
+        return deserialize_pte_binary(data).program
+    except Exception as exc:  # flatc or the schema reader on a damaged file
+        raise EdgepackError(f"{path}: corrupt ExecuTorch program ({_first_line(exc)})") from None
+
+
+def manifest_from_program(program) -> Optional[str]:
+    plan = next((p for p in program.execution_plan if p.name == MANIFEST_METHOD), None)
+    if plan is None:
+        return None
+    strings = [v.val.string_val for v in plan.values if type(v.val).__name__ == "String"]
+    return strings[0] if len(strings) == 1 else None
+
+
+def describe(path) -> dict:
+    """Everything `edgepack inspect` reports about a `.pte`, read from the flatbuffer without
+    running it: methods, the operators the runtime must provide (portable kernels), delegate
+    backends, planned memory, and the manifest."""
+    import hashlib
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise EdgepackError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    data = path.read_bytes()
+    program = _deserialize(path, data)
+    text = manifest_from_program(program)
+    try:
+        manifest = json.loads(text) if text is not None else None
+    except ValueError as exc:
+        raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+    methods = {}
+    for plan in program.execution_plan:
+        methods[plan.name] = {
+            "operators": sorted(f"{o.name}.{o.overload}" if o.overload else o.name for o in plan.operators),
+            "delegates": collections.Counter(d.id for d in plan.delegates),
+            "planned_bytes": int(sum(plan.non_const_buffer_sizes[1:])),
+            "instructions": sum(len(c.instructions) for c in plan.chains),
+        }
+    forward = methods.get("forward", {"operators": [], "delegates": {}, "planned_bytes": 0, "instructions": 0})
+    return {
+        "file": str(path),
+        "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "format": "ExecuTorch program (.pte, flatbuffer)",
+        "program_version": program.version,
+        "methods": sorted(methods),
+        "operators": [{"name": op, "count": None} for op in forward["operators"]],
+        "num_operators": len(forward["operators"]),
+        "delegates": dict(forward["delegates"]),
+        "planned_bytes": forward["planned_bytes"],
+        "instructions": forward["instructions"],
+        "manifest": manifest,
+    }
+
+
+def format_description(info: dict) -> str:
+    from ..inspect import format_manifest_lines
+
+    m = info.get("manifest") or {}
+    lines = [f"{info['file']}",
+             f"  size            {info['size_bytes'] / 1e6:.2f} MB ({info['size_bytes']} bytes)",
+             f"  sha256          {info['sha256']}",
+             f"  format          {info['format']}, program version {info['program_version']}",
+             f"  methods         {', '.join(info['methods'])}",
+             f"  planned memory  {info['planned_bytes'] / 1e6:.1f} MB (working memory for the largest input)",
+             f"  delegates       " + (", ".join(f"{k} x{v}" for k, v in info["delegates"].items()) or "none")]
+    et = m.get("executorch") or {}
+    if et:
+        lines.append(f"  executorch      written by {et.get('version')}; loads in runtimes of that minor release "
+                     "and the next (ExecuTorch's compatibility policy)")
+    lines += format_manifest_lines(m)
+    opt = m.get("optimizer") or {}
+    if opt.get("portable_ops") is not None:
+        lines.append(f"  lowering        {opt.get('path')}: {opt.get('delegated_ops')} ops delegated, "
+                     f"{sum(opt['portable_ops'].values())} on portable kernels "
+                     f"({opt.get('delegated_share', 0):.0%} delegated)")
+    lines.append(f"  operators       {info['num_operators']} portable kernels the runtime must provide")
+    for op in info["operators"]:
+        lines.append(f"    {op['name']}")
+    return "\n".join(lines)
