@@ -18,7 +18,12 @@ public final class BenchmarkSuite {
     /** For progress and errors, e.g. "ExecuTorch". */
     String name();
 
-    BenchmarkProtocol.Loader loader();
+    /**
+     * Untimed preparation (copy the model file, load the runtime's native libraries, check what
+     * can be checked), then the loader whose {@code load()} the protocol times. An exception here
+     * is this target's failure.
+     */
+    BenchmarkProtocol.Loader loader() throws Exception;
   }
 
   /** Overall progress across all targets; called on the benchmarking thread. */

@@ -217,6 +217,31 @@ public class BenchmarkCancelTest {
   }
 
   @Test
+  public void failedPreparationIsThatTargetsFailure() throws Exception {
+    FakeModel b = new FakeModel();
+    BenchmarkSuite.Target preparesBadly =
+        new BenchmarkSuite.Target() {
+          @Override
+          public String name() {
+            return "ExecuTorch";
+          }
+
+          @Override
+          public BenchmarkProtocol.Loader loader() throws Exception {
+            throw new java.io.IOException("assets/model.pte is not an ExecuTorch program");
+          }
+        };
+    List<BenchmarkSuite.Outcome<BenchmarkSuite.Target>> out =
+        BenchmarkSuite.run(
+            Arrays.<BenchmarkSuite.Target>asList(preparesBadly, new Target("PyTorch Lite", () -> b)),
+            0, 1, CLOCK, null, new CancelFlag());
+    assertFalse(out.get(0).ok());
+    assertTrue(out.get(0).error.getMessage().contains("not an ExecuTorch program"));
+    assertTrue(out.get(1).ok());
+    assertEquals(2, b.runs.get());
+  }
+
+  @Test
   public void cancelStopsTheWholeSuite() throws Exception {
     CancelFlag cancel = new CancelFlag();
     FakeModel a = new FakeModel();
