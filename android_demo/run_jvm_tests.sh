@@ -7,12 +7,14 @@
 # Needs a JDK (javac, 11 or newer) and JUnit 4 + Hamcrest from Debian's `junit4` package
 # (/usr/share/java/junit4.jar, /usr/share/java/hamcrest-core.jar). When they are missing and the
 # script runs as root it installs them with apt-get; otherwise it stops with a message.
-# Overrides: JUNIT_JAR, HAMCREST_JAR (jar paths), EDGEPACK_FIXTURE (manifest fixture path).
+# Overrides: JUNIT_JAR, HAMCREST_JAR (jar paths), EDGEPACK_FIXTURE and EDGEPACK_FIXTURE_PTE (the
+# manifest fixtures of a .ptl and of a .pte).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 fixture="${EDGEPACK_FIXTURE:-$repo/tests/fixtures/edgepack_manifest.json}"
+fixture_pte="${EDGEPACK_FIXTURE_PTE:-$repo/tests/fixtures/edgepack_manifest_pte.json}"
 junit_jar="${JUNIT_JAR:-/usr/share/java/junit4.jar}"
 hamcrest_jar="${HAMCREST_JAR:-/usr/share/java/hamcrest-core.jar}"
 
@@ -43,6 +45,7 @@ if [ ! -f "$junit_jar" ] || [ ! -f "$hamcrest_jar" ]; then
   [ -f "$hamcrest_jar" ] || die "Hamcrest jar not found: $hamcrest_jar"
 fi
 [ -f "$fixture" ] || die "manifest fixture not found: $fixture"
+[ -f "$fixture_pte" ] || die ".pte manifest fixture not found: $fixture_pte"
 
 # The core targets Java 11 (what the Android build uses); --release needs JDK 9+.
 release_flag=()
@@ -76,6 +79,7 @@ while IFS= read -r f; do
 done < <(grep -E 'Test\.java$' "$work/test-sources.txt")
 [ "${#classes[@]}" -gt 0 ] || die "no *Test.java classes found"
 
-echo "== running ${#classes[@]} test classes (fixture: $fixture)"
-java -Xmx256m -Dedgepack.fixture="$fixture" -Duser.language=en \
+echo "== running ${#classes[@]} test classes (fixtures: $fixture, $fixture_pte)"
+java -Xmx256m -Dedgepack.fixture="$fixture" -Dedgepack.fixture.pte="$fixture_pte" \
+  -Dedgepack.android_demo="$here" -Duser.language=en \
   -cp "$work/main:$work/test:$cp" org.junit.runner.JUnitCore "${classes[@]}"

@@ -1,4 +1,5 @@
-// edgepack Android demo: runs a .ptl built by `edgepack build` with pytorch_android_lite 2.1.0.
+// edgepack Android demo: runs .pte files built by `edgepack build --format pte` with ExecuTorch
+// (executorch-android) and .ptl files with the PyTorch lite interpreter (pytorch_android_lite).
 pluginManagement {
     repositories {
         google {
@@ -17,7 +18,7 @@ dependencyResolutionManagement {
     repositoriesMode.set(RepositoriesMode.FAIL_ON_PROJECT_REPOS)
     repositories {
         google()
-        mavenCentral() // org.pytorch:pytorch_android_lite and its fbjni/soloader dependencies
+        mavenCentral() // org.pytorch:executorch-android, org.pytorch:pytorch_android_lite, fbjni, soloader
     }
 }
 

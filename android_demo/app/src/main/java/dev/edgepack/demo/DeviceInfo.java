@@ -3,6 +3,7 @@ package dev.edgepack.demo;
 import android.os.Build;
 import android.system.Os;
 import android.system.OsConstants;
+import dev.edgepack.demo.core.ModelFormat;
 
 /** Device description for benchmark results and messages. */
 final class DeviceInfo {
@@ -32,20 +33,30 @@ final class DeviceInfo {
     }
   }
 
-  /** A message for a failure to load PyTorch's native libraries. */
-  static String nativeLibraryMessage(Throwable error) {
+  /** A message for a failure to load a runtime's native libraries. */
+  static String nativeLibraryMessage(ModelFormat runtime, Throwable error) {
     long page = pageSize();
     StringBuilder sb =
-        new StringBuilder(
-            "The PyTorch native library (pytorch_android_lite 2.1.0) could not be loaded on this"
-                + " device");
-    if (page > 4096) {
+        new StringBuilder("The ")
+            .append(runtime.displayName)
+            .append(" native library (")
+            .append(runtime.runtimeName())
+            .append(") could not be loaded on this device");
+    if (runtime == ModelFormat.PTL && page > 4096) {
       sb.append(": this device uses ")
           .append(page / 1024)
           .append(" KB memory pages, and the library's .so files are only aligned for 4 KB pages."
-              + " See android_demo/README.md, \"Known limits\".");
+              + " Use model.pte with the ExecuTorch runtime instead (see android_demo/README.md,"
+              + " \"16 KB memory pages\").");
     } else {
-      sb.append(" (").append(error).append(").");
+      sb.append(" (").append(ModelUnavailableException.firstLine(String.valueOf(error))).append(").");
+      if (BuildConfig.RUNTIMES.contains(",")) {
+        // the "both" variant packs one libfbjni.so / libc++_shared.so for two runtimes
+        sb.append(" This build contains both runtimes, which share one copy of libfbjni.so and"
+            + " libc++_shared.so; if one runtime fails to load here, build the \"")
+            .append(runtime.jsonName)
+            .append("\" variant, which has only that runtime (see android_demo/README.md).");
+      }
     }
     return sb.toString();
   }

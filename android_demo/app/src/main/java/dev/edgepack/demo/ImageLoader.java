@@ -3,8 +3,13 @@ package dev.edgepack.demo;
 import android.content.ContentResolver;
 import android.graphics.Bitmap;
 import android.graphics.BitmapFactory;
+import android.graphics.Canvas;
+import android.graphics.ColorSpace;
 import android.graphics.Matrix;
+import android.graphics.Paint;
 import android.net.Uri;
+import android.os.Build;
+import androidx.annotation.RequiresApi;
 import androidx.exifinterface.media.ExifInterface;
 import dev.edgepack.demo.core.ImageSizing;
 import dev.edgepack.demo.core.InputSpec;
@@ -13,11 +18,22 @@ import java.io.IOException;
 import java.io.InputStream;
 
 /**
- * Decodes a photo or picked image to an upright ARGB_8888 bitmap. When the manifest allows the app
- * to downscale, large images are subsampled while decoding (no 48 MB bitmaps for a 12 MP photo);
- * images the model can't take are refused before decoding.
+ * Decodes a photo or picked image to an upright ARGB_8888 bitmap in sRGB. When the manifest allows
+ * the app to downscale, large images are subsampled while decoding (no 48 MB bitmaps for a 12 MP
+ * photo); images the model can't take are refused before decoding.
+ *
+ * <p>sRGB: on API 26+ a decoded bitmap keeps the image's own colour space (a phone photo is often
+ * Display P3), and {@code copyPixelsToBuffer} hands the model those raw values, while models are
+ * trained on sRGB and other paths (desktop, images without a profile) give sRGB. So images are
+ * decoded to sRGB, and converted when the decoder kept another colour space.
  */
 final class ImageLoader {
+  /**
+   * Longest side of the on-screen preview. The model's image can be up to its max_side (8192 px
+   * for a .ptl), too large to draw on the UI thread (canvas bitmap limit) and tens of MB.
+   */
+  static final int PREVIEW_MAX_SIDE = 1280;
+
   private ImageLoader() {}
 
   static Bitmap decode(ContentResolver resolver, Uri uri, InputSpec spec)
@@ -36,6 +52,9 @@ final class ImageLoader {
 
     BitmapFactory.Options options = new BitmapFactory.Options();
     options.inPreferredConfig = Bitmap.Config.ARGB_8888;
+    if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.O) {
+      options.inPreferredColorSpace = srgb();
+    }
     options.inSampleSize =
         plan.scaled
             ? ImageSizing.sampleSizeFor(
@@ -48,7 +67,40 @@ final class ImageLoader {
     if (bitmap == null) {
       throw new IOException("the image could not be decoded");
     }
-    return applyExifOrientation(bitmap, readOrientation(resolver, uri));
+    Bitmap upright = applyExifOrientation(bitmap, readOrientation(resolver, uri));
+    return Build.VERSION.SDK_INT >= Build.VERSION_CODES.O ? toSrgb(upright) : upright;
+  }
+
+  @RequiresApi(Build.VERSION_CODES.O)
+  private static ColorSpace srgb() {
+    return ColorSpace.get(ColorSpace.Named.SRGB);
+  }
+
+  /**
+   * The bitmap in sRGB ARGB_8888: as is when it already is, else drawn into an sRGB bitmap
+   * (drawing converts between colour spaces); the original is recycled.
+   */
+  @RequiresApi(Build.VERSION_CODES.O)
+  static Bitmap toSrgb(Bitmap bitmap) {
+    ColorSpace cs = bitmap.getColorSpace();
+    if ((cs == null || cs.equals(srgb())) && bitmap.getConfig() == Bitmap.Config.ARGB_8888) {
+      return bitmap;
+    }
+    Bitmap out =
+        Bitmap.createBitmap(
+            bitmap.getWidth(), bitmap.getHeight(), Bitmap.Config.ARGB_8888, bitmap.hasAlpha(), srgb());
+    new Canvas(out).drawBitmap(bitmap, 0f, 0f, new Paint(Paint.FILTER_BITMAP_FLAG));
+    bitmap.recycle();
+    return out;
+  }
+
+  /**
+   * A copy of {@code image} at most {@link #PREVIEW_MAX_SIDE} on its longer side for the screen,
+   * or {@code image} itself when it is small enough.
+   */
+  static Bitmap preview(Bitmap image) {
+    ImageSizing.Plan p = ImageSizing.previewSize(image.getWidth(), image.getHeight(), PREVIEW_MAX_SIDE);
+    return p.scaled ? Bitmap.createScaledBitmap(image, p.width, p.height, true) : image;
   }
 
   private static InputStream open(ContentResolver resolver, Uri uri) throws IOException {

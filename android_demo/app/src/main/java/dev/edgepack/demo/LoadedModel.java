@@ -5,27 +5,18 @@ import android.graphics.Bitmap;
 import android.os.SystemClock;
 import dev.edgepack.demo.core.ImageSizing;
 import dev.edgepack.demo.core.Manifest;
-import dev.edgepack.demo.core.ManifestException;
+import dev.edgepack.demo.core.ModelFormat;
 import dev.edgepack.demo.core.Postprocess;
 import dev.edgepack.demo.core.Prediction;
-import dev.edgepack.demo.core.PtlArchive;
 import dev.edgepack.demo.core.Task;
 import dev.edgepack.demo.core.TopK;
 import java.io.File;
-import java.io.IOException;
-import java.util.HashMap;
+import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.Map;
-import org.pytorch.Device;
-import org.pytorch.IValue;
-import org.pytorch.LiteModuleLoader;
-import org.pytorch.Module;
-import org.pytorch.PyTorchAndroid;
-import org.pytorch.Tensor;
 
 /**
- * An edgepack model loaded with the lite interpreter, plus its checked manifest. Use only on
- * {@link TorchThread}.
+ * An edgepack model loaded with one of the runtimes, plus its checked manifest; the same
+ * classification code for both. Use only on {@link TorchThread}.
  */
 final class LoadedModel {
   /** How many classes the main screen lists. */
@@ -33,21 +24,11 @@ final class LoadedModel {
 
   /**
    * When the manifest allows downscaling, photos are shrunk to at most this many pixels on the
-   * longer side before inference (the model then resizes to its input size itself). Keeps a 12 MP
-   * photo from costing ~50 MB and a slow full-resolution antialiased resize.
+   * longer side before inference (the model then resizes to its input size itself), and never
+   * above the manifest's max_side (1920 by default for a .pte, whose program refuses larger
+   * frames). Keeps a 12 MP photo from costing ~50 MB and a slow full-resolution resize.
    */
   static final int APP_MAX_SIDE = 1024;
-
-  /** The manifest as read from the file's zip directory before loading, or why it could not be. */
-  static final class Precheck {
-    final Manifest manifest;
-    final IOException zipError;
-
-    Precheck(Manifest manifest, IOException zipError) {
-      this.manifest = manifest;
-      this.zipError = zipError;
-    }
-  }
 
   /** One classification. */
   static final class Classification {
@@ -69,121 +50,32 @@ final class LoadedModel {
     }
   }
 
+  private final ModelRuntime runtime;
   private final File file;
-  private final Manifest manifest;
   private final double loadMs;
-  private Module module;
+  private ModelRuntime.Session session;
 
-  private LoadedModel(File file, Manifest manifest, Module module, double loadMs) {
+  private LoadedModel(ModelRuntime runtime, File file, ModelRuntime.Session session, double loadMs) {
+    this.runtime = runtime;
     this.file = file;
-    this.manifest = manifest;
-    this.module = module;
+    this.session = session;
     this.loadMs = loadMs;
   }
 
-  /** Copies the asset if needed, checks the manifest, loads the module. */
-  static LoadedModel load(Context context, int threads) throws ModelUnavailableException {
-    File file = ModelFiles.ensureModelFile(context);
-    return loadChecked(file, precheck(file), threads);
-  }
-
-  /**
-   * Reads and checks the manifest straight from the file (a zip archive), before any native code
-   * runs: an incompatible file is refused with the manifest's own explanation even when the
-   * runtime could not load it at all.
-   */
-  static Precheck precheck(File file) throws ModelUnavailableException {
-    String text;
-    try {
-      text = PtlArchive.readExtraFile(file, Manifest.EXTRA_FILE_NAME);
-    } catch (IOException e) {
-      return new Precheck(null, e); // let the runtime have a go; it decides
-    }
-    return new Precheck(checkedManifest(text), null);
-  }
-
-  private static Manifest checkedManifest(String text) throws ModelUnavailableException {
-    try {
-      return Manifest.parseCompatible(text);
-    } catch (ManifestException e) {
-      throw new ModelUnavailableException(ModelUnavailableException.Kind.INCOMPATIBLE, e.getMessage(), e);
-    }
-  }
-
-  /**
-   * Loads with {@code LiteModuleLoader.load(path, extraFiles, Device.CPU)}; the loader fills
-   * {@code extraFiles["edgepack.json"]} with the manifest, which is authoritative.
-   */
-  static LoadedModel loadChecked(File file, Precheck precheck, int threads)
+  /** Copies the asset if needed, checks the file and its manifest, loads it. */
+  static LoadedModel load(Context context, ModelRuntime runtime, int threads)
       throws ModelUnavailableException {
-    Map<String, String> extraFiles = new HashMap<>();
-    extraFiles.put(Manifest.EXTRA_FILE_NAME, "");
-    Module module;
-    long t0;
-    long t1;
-    initRuntime(threads);
-    try {
-      t0 = SystemClock.elapsedRealtimeNanos();
-      module = LiteModuleLoader.load(file.getAbsolutePath(), extraFiles, Device.CPU);
-      t1 = SystemClock.elapsedRealtimeNanos();
-    } catch (LinkageError e) {
-      // UnsatisfiedLinkError / ExceptionInInitializerError / NoClassDefFoundError
-      throw new ModelUnavailableException(
-          ModelUnavailableException.Kind.NATIVE_LIBRARY, DeviceInfo.nativeLibraryMessage(e), e);
-    } catch (RuntimeException e) {
-      if (precheck.zipError != null) {
-        throw new ModelUnavailableException(
-            ModelUnavailableException.Kind.NOT_A_MODEL,
-            "assets/" + ModelFiles.ASSET_NAME + " is not a PyTorch Lite model file ("
-                + precheck.zipError.getMessage() + "). " + ModelFiles.BUILD_HINT,
-            e);
-      }
-      throw new ModelUnavailableException(
-          ModelUnavailableException.Kind.LOAD_FAILED,
-          "pytorch_android_lite 2.1.0 could not load the model: "
-              + firstLine(e.getMessage())
-              + "\nThe file may be damaged, or use an operator or bytecode version this runtime"
-              + " does not have (edgepack checks this at build time: rebuild with the current"
-              + " edgepack).",
-          e);
-    }
-    Manifest manifest = precheck.manifest;
-    String fromLoader = extraFiles.get(Manifest.EXTRA_FILE_NAME);
-    try {
-      if (fromLoader != null && !fromLoader.isEmpty()) {
-        manifest = checkedManifest(fromLoader);
-      } else if (manifest == null) {
-        manifest = checkedManifest(null); // throws: no manifest
-      }
-    } catch (ModelUnavailableException e) {
-      module.destroy();
-      throw e;
-    }
-    return new LoadedModel(file, manifest, module, (t1 - t0) / 1e6);
+    File file = ModelFiles.ensureModelFile(context, runtime.format());
+    Manifest precheck = runtime.precheck(file);
+    runtime.init(threads);
+    long t0 = SystemClock.elapsedRealtimeNanos();
+    ModelRuntime.Session session = runtime.load(file, precheck, threads);
+    long t1 = SystemClock.elapsedRealtimeNanos();
+    return new LoadedModel(runtime, file, session, (t1 - t0) / 1e6);
   }
 
-  /** Sets the native thread pool size (global to the process). */
-  static void setThreads(int threads) {
-    PyTorchAndroid.setNumThreads(Math.max(1, threads));
-  }
-
-  /**
-   * Loads PyTorch's native libraries (first call only) and sets the thread count. The benchmark
-   * calls this before timing, so that {@code load_ms} is the model load alone.
-   */
-  static void initRuntime(int threads) throws ModelUnavailableException {
-    try {
-      setThreads(threads);
-    } catch (LinkageError e) {
-      throw new ModelUnavailableException(
-          ModelUnavailableException.Kind.NATIVE_LIBRARY, DeviceInfo.nativeLibraryMessage(e), e);
-    }
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) return "unknown error";
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
+  ModelFormat getFormat() {
+    return runtime.format();
   }
 
   File getFile() {
@@ -191,32 +83,37 @@ final class LoadedModel {
   }
 
   Manifest getManifest() {
-    return manifest;
+    return live().manifest();
   }
 
   double getLoadMs() {
     return loadMs;
   }
 
-  /** Raw forward pass: the model's float output for one uint8 [H, W, 4] tensor. */
-  float[] forward(Tensor input) {
-    if (module == null) throw new IllegalStateException("model was released");
-    return module.forward(IValue.from(input)).toTensor().getDataAsFloatArray();
+  /** Applies the thread setting (reloads an ExecuTorch model whose count differs). */
+  void setThreads(int threads) throws ModelUnavailableException {
+    if (live().threads() != threads) live().setThreads(threads);
+  }
+
+  private ModelRuntime.Session live() {
+    if (session == null) throw new IllegalStateException("model was released");
+    return session;
   }
 
   /** Sizes the image per the manifest, runs the model, returns the top {@link #TOP_K}. */
   Classification classify(Bitmap image) throws ImageSizing.ImageSizeException {
+    Manifest manifest = getManifest();
     long p0 = SystemClock.elapsedRealtimeNanos();
     ImageSizing.Plan plan =
         ImageSizing.plan(image.getWidth(), image.getHeight(), manifest.getInput(), APP_MAX_SIDE);
     Bitmap sized =
         plan.scaled ? Bitmap.createScaledBitmap(image, plan.width, plan.height, true) : image;
-    Tensor input = Tensors.fromBitmap(sized);
+    ByteBuffer input = RgbaBuffers.fromBitmap(sized);
     if (sized != image) {
       sized.recycle();
     }
     long p1 = SystemClock.elapsedRealtimeNanos();
-    float[] output = forward(input);
+    float[] output = live().forward(input, plan.width, plan.height);
     long p2 = SystemClock.elapsedRealtimeNanos();
     String problem = Postprocess.outputProblem(output.length, manifest);
     if (problem != null) {
@@ -230,6 +127,7 @@ final class LoadedModel {
 
   /** A note for the results, or null: how to read the numbers. */
   String resultNote() {
+    Manifest manifest = getManifest();
     StringBuilder sb = new StringBuilder();
     if (manifest.getTask() == Task.MULTILABEL) {
       sb.append("Multi-label model: each class has its own independent probability; they need not"
@@ -245,9 +143,9 @@ final class LoadedModel {
   }
 
   void destroy() {
-    if (module != null) {
-      module.destroy();
-      module = null;
+    if (session != null) {
+      session.destroy();
+      session = null;
     }
   }
 }

@@ -10,6 +10,8 @@ import android.widget.Button;
 import android.widget.ImageView;
 import android.widget.LinearLayout;
 import android.widget.ProgressBar;
+import android.widget.RadioButton;
+import android.widget.RadioGroup;
 import android.widget.TextView;
 import android.widget.Toast;
 import androidx.activity.EdgeToEdge;
@@ -20,12 +22,14 @@ import androidx.appcompat.app.AppCompatActivity;
 import androidx.core.content.ContextCompat;
 import androidx.core.content.FileProvider;
 import androidx.lifecycle.ViewModelProvider;
+import dev.edgepack.demo.core.ModelFormat;
 import dev.edgepack.demo.core.Prediction;
 import java.io.File;
 
 /**
- * Main screen: shows the model's manifest summary, takes a photo or picks an image, and lists the
- * top-5 classes with probabilities and the inference time.
+ * Main screen: shows the model's manifest summary and runtime, lets the user switch between the
+ * ExecuTorch (.pte) and PyTorch Lite (.ptl) model when the app has both, takes a photo or picks an
+ * image, and lists the top-5 classes with probabilities and the inference time.
  */
 public class MainActivity extends AppCompatActivity {
   private static final String STATE_PHOTO_URI = "photo_uri";
@@ -33,6 +37,9 @@ public class MainActivity extends AppCompatActivity {
   private MainViewModel viewModel;
   private Uri pendingPhotoUri;
 
+  private RadioGroup runtimeGroup;
+  private RadioButton runtimePte;
+  private RadioButton runtimePtl;
   private TextView modelInfo;
   private TextView modelMessage;
   private Button takePhoto;
@@ -74,6 +81,9 @@ public class MainActivity extends AppCompatActivity {
       pendingPhotoUri = saved == null ? null : Uri.parse(saved);
     }
 
+    runtimeGroup = findViewById(R.id.runtime_group);
+    runtimePte = findViewById(R.id.runtime_pte);
+    runtimePtl = findViewById(R.id.runtime_ptl);
     modelInfo = findViewById(R.id.model_info);
     modelMessage = findViewById(R.id.model_message);
     takePhoto = findViewById(R.id.take_photo);
@@ -123,14 +133,41 @@ public class MainActivity extends AppCompatActivity {
     }
   }
 
+  private void renderRuntimeChoice(MainViewModel.ModelState s) {
+    runtimeGroup.setOnCheckedChangeListener(null); // no callback for what is set here
+    boolean show = s.switchable.size() > 1;
+    runtimeGroup.setVisibility(show ? View.VISIBLE : View.GONE);
+    if (show) {
+      runtimePte.setText(getString(R.string.runtime_pte, ModelFormat.PTE.runtimeName()));
+      runtimePtl.setText(getString(R.string.runtime_ptl, ModelFormat.PTL.runtimeName()));
+      if (s.active == ModelFormat.PTE) runtimeGroup.check(R.id.runtime_pte);
+      else if (s.active == ModelFormat.PTL) runtimeGroup.check(R.id.runtime_ptl);
+      for (int i = 0; i < runtimeGroup.getChildCount(); i++) {
+        runtimeGroup.getChildAt(i).setEnabled(!s.loading);
+      }
+    }
+    runtimeGroup.setOnCheckedChangeListener(
+        (group, checkedId) ->
+            viewModel.switchRuntime(checkedId == R.id.runtime_ptl ? ModelFormat.PTL : ModelFormat.PTE));
+  }
+
   private void renderModel(MainViewModel.ModelState s) {
+    renderRuntimeChoice(s);
     MainViewModel.ResultState rs = viewModel.resultState().getValue();
-    boolean enabled = s.ready && (rs == null || !rs.busy);
+    // the buttons stay on while the model loads: an image taken now is kept and classified once
+    // the model is ready; only a model that failed to load disables them
+    boolean enabled = s.error == null && (rs == null || !rs.busy);
     takePhoto.setEnabled(enabled);
     pickImage.setEnabled(enabled);
     if (s.loading) {
-      modelInfo.setText(R.string.loading_model);
+      modelInfo.setVisibility(View.VISIBLE);
+      if (s.active != null) {
+        modelInfo.setText(getString(R.string.loading_runtime, s.active.displayName, s.active.assetName()));
+      } else {
+        modelInfo.setText(R.string.loading_model);
+      }
       modelMessage.setVisibility(View.GONE);
+      status.setVisibility(View.VISIBLE);
       return;
     }
     if (s.error != null) {
@@ -140,6 +177,7 @@ public class MainActivity extends AppCompatActivity {
       status.setVisibility(View.GONE);
       return;
     }
+    status.setVisibility(View.VISIBLE);
     modelInfo.setVisibility(View.VISIBLE);
     modelInfo.setText(s.summary);
     if (s.note != null) {
@@ -156,14 +194,14 @@ public class MainActivity extends AppCompatActivity {
   }
 
   private void renderResult(MainViewModel.ResultState s) {
-    busy.setVisibility(s.busy ? View.VISIBLE : View.GONE);
+    busy.setVisibility(s.busy || s.waiting != null ? View.VISIBLE : View.GONE);
     MainViewModel.ModelState ms = viewModel.modelState().getValue();
-    boolean ready = ms != null && ms.ready;
-    takePhoto.setEnabled(ready && !s.busy);
-    pickImage.setEnabled(ready && !s.busy);
+    boolean usable = ms == null || ms.error == null;
+    takePhoto.setEnabled(usable && !s.busy);
+    pickImage.setEnabled(usable && !s.busy);
 
-    if (s.image != null) {
-      image.setImageBitmap(s.image);
+    if (s.preview != null) {
+      image.setImageBitmap(s.preview); // at most ImageLoader.PREVIEW_MAX_SIDE px
       image.setVisibility(View.VISIBLE);
     } else if (!s.busy) {
       image.setImageDrawable(null);
@@ -171,7 +209,10 @@ public class MainActivity extends AppCompatActivity {
     }
 
     results.removeAllViews();
-    if (s.busy) {
+    if (s.waiting != null) {
+      status.setText(s.waiting);
+      status.setTextColor(modelInfo.getCurrentTextColor());
+    } else if (s.busy) {
       status.setText(R.string.classifying);
       status.setTextColor(modelInfo.getCurrentTextColor());
     } else if (s.error != null) {

@@ -1,6 +1,7 @@
 package dev.edgepack.demo;
 
 import android.content.Context;
+import dev.edgepack.demo.core.ModelFormat;
 import java.io.File;
 import java.io.FileInputStream;
 import java.io.FileNotFoundException;
@@ -9,48 +10,64 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
 
 /**
- * Copies {@code assets/model.ptl} to the app's files directory: the lite interpreter loads from a
- * file path, not from an asset stream. The copy is refreshed whenever the installed APK changes.
+ * The model files in the app's assets ({@code model.pte}, {@code model.ptl}) and their copies in
+ * the app's files directory: both runtimes load from a file path, not from an asset stream. A copy
+ * is refreshed whenever the installed APK changes. Call off the UI thread.
  */
 final class ModelFiles {
-  static final String ASSET_NAME = "model.ptl";
-
-  static final String BUILD_HINT =
-      "Build one with edgepack and rebuild the app:\n"
-          + "  edgepack build SOURCE -o android_demo/app/src/main/assets/model.ptl";
-
   private ModelFiles() {}
 
-  /** The model file on disk, copied from the assets if needed. Call off the UI thread. */
-  static File ensureModelFile(Context context) throws ModelUnavailableException {
+  /** Which model files the APK's assets contain. */
+  static Set<ModelFormat> presentInAssets(Context context) {
+    Set<ModelFormat> out = EnumSet.noneOf(ModelFormat.class);
+    try {
+      String[] names = context.getAssets().list("");
+      List<String> list = names == null ? Arrays.<String>asList() : Arrays.asList(names);
+      for (ModelFormat f : ModelFormat.values()) {
+        if (list.contains(f.assetName())) out.add(f);
+      }
+    } catch (IOException e) {
+      // unreadable asset list: treat as no models (the message says how to add one)
+    }
+    return out;
+  }
+
+  /** The model file on disk, copied from the assets if needed. */
+  static File ensureModelFile(Context context, ModelFormat format) throws ModelUnavailableException {
+    String assetName = format.assetName();
     File dir = new File(context.getFilesDir(), "models");
-    File target = new File(dir, ASSET_NAME);
-    File stamp = new File(dir, ASSET_NAME + ".stamp");
+    File target = new File(dir, assetName);
+    File stamp = new File(dir, assetName + ".stamp");
     String wanted = apkStamp(context);
     if (target.isFile() && wanted.equals(readText(stamp))) {
       return target;
     }
     InputStream in;
     try {
-      in = context.getAssets().open(ASSET_NAME);
+      in = context.getAssets().open(assetName);
     } catch (FileNotFoundException e) {
       target.delete();
       throw new ModelUnavailableException(
           ModelUnavailableException.Kind.MISSING,
-          "No model: the app has no assets/" + ASSET_NAME + ". " + BUILD_HINT,
+          "No model: the app has no assets/" + assetName + ". Build one with edgepack and rebuild"
+              + " the app:\n  " + format.buildCommand(),
           e);
     } catch (IOException e) {
       throw new ModelUnavailableException(
-          ModelUnavailableException.Kind.IO, "Could not open assets/" + ASSET_NAME + ": " + e, e);
+          ModelUnavailableException.Kind.IO, "Could not open assets/" + assetName + ": " + e, e);
     }
     if (!dir.isDirectory() && !dir.mkdirs()) {
       closeQuietly(in);
       throw new ModelUnavailableException(
           ModelUnavailableException.Kind.IO, "Could not create " + dir);
     }
-    File tmp = new File(dir, ASSET_NAME + ".tmp");
+    File tmp = new File(dir, assetName + ".tmp");
     try (InputStream src = in;
         OutputStream out = new FileOutputStream(tmp)) {
       byte[] buf = new byte[1 << 16];

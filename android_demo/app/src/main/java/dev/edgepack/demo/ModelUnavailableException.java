@@ -5,13 +5,13 @@ final class ModelUnavailableException extends Exception {
   private static final long serialVersionUID = 1L;
 
   enum Kind {
-    /** No model.ptl in the app's assets. */
+    /** No model file in the app's assets (or none this build can run). */
     MISSING,
-    /** model.ptl is not a PyTorch lite-interpreter file. */
+    /** The file is not a model of its format (wrong header, not a zip, ...). */
     NOT_A_MODEL,
     /** No manifest, or a manifest the app can't work with. */
     INCOMPATIBLE,
-    /** PyTorch's native libraries don't load on this device. */
+    /** The runtime's native libraries don't load on this device. */
     NATIVE_LIBRARY,
     /** The runtime refused the file. */
     LOAD_FAILED,
@@ -32,5 +32,12 @@ final class ModelUnavailableException extends Exception {
 
   Kind getKind() {
     return kind;
+  }
+
+  /** The first line of a (native) error message, for user-facing text. */
+  static String firstLine(String s) {
+    if (s == null) return "unknown error";
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
   }
 }

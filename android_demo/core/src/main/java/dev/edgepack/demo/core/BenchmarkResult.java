@@ -6,11 +6,11 @@ import java.util.Map;
 /**
  * One on-device benchmark, serialised with the field names {@code edgepack bench --json} uses:
  * {@code load_ms, first_inference_ms, p50_ms, p90_ms, p99_ms, mean_ms, min_ms, runs, warmup,
- * threads}, plus {@code device, runtime, file_size_bytes, model_sha256} and any extras.
- * Millisecond values are rounded to microseconds (3 decimals).
+ * threads}, plus {@code runtime} (which runtime measured it, e.g. {@link
+ * ModelFormat#runtimeName()}; required), {@code device, file_size_bytes, model_sha256} and any
+ * extras. Millisecond values are rounded to microseconds (3 decimals).
  */
 public final class BenchmarkResult {
-  public static final String RUNTIME = "pytorch_android_lite 2.1.0";
 
   private final double loadMs;
   private final double firstInferenceMs;
@@ -130,7 +130,7 @@ public final class BenchmarkResult {
     return sb.toString();
   }
 
-  /** Builder; {@code stats} is required. */
+  /** Builder; {@code stats} and {@code runtime} are required. */
   public static final class Builder {
     private double loadMs = Double.NaN;
     private double firstInferenceMs = Double.NaN;
@@ -138,7 +138,7 @@ public final class BenchmarkResult {
     private int warmup;
     private int threads = 1;
     private String device = "unknown";
-    private String runtime = RUNTIME;
+    private String runtime;
     private long fileSizeBytes = -1;
     private String modelSha256;
     private final Map<String, Object> extras = new LinkedHashMap<>();
@@ -169,6 +169,9 @@ public final class BenchmarkResult {
 
     public BenchmarkResult build() {
       if (stats == null) throw new IllegalStateException("stats (timed runs) are required");
+      if (runtime == null || runtime.isEmpty()) {
+        throw new IllegalStateException("runtime is required (which runtime measured this)");
+      }
       return new BenchmarkResult(this);
     }
   }

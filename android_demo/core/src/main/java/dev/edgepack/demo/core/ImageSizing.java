@@ -98,6 +98,19 @@ public final class ImageSizing {
   }
 
   /**
+   * The size of the on-screen preview of an image: its longer side at most {@code maxSide} (and
+   * never enlarged), aspect ratio kept, each side at least 1. The image given to the model can be
+   * up to the manifest's max_side (8192 px for a .ptl): drawing that on the UI thread can exceed
+   * the canvas's bitmap size limit and costs tens of MB, so the screen gets a scaled copy.
+   */
+  public static Plan previewSize(int width, int height, int maxSide) {
+    if (width < 1 || height < 1) throw new IllegalArgumentException("empty image");
+    if (maxSide < 1) throw new IllegalArgumentException("maxSide must be positive");
+    if (Math.max(width, height) <= maxSide) return new Plan(width, height, false);
+    return scaleLongerTo(width, height, maxSide);
+  }
+
+  /**
    * The largest power-of-two {@code BitmapFactory.Options.inSampleSize} that decodes an image of
    * the given size with its longer side still at least {@code targetLongerSide} (1 = full size).
    */

@@ -12,6 +12,11 @@ import java.util.List;
 public final class InputSpec {
   public static final String KIND_IMAGE = "image";
   public static final String KIND_TENSOR = "tensor";
+  /**
+   * Not written by edgepack (its float input is "tensor"); refused with the same advice as
+   * "tensor" should a manifest use it.
+   */
+  public static final String KIND_FLOAT = "float";
 
   private final String kind;
   private final String dtype;

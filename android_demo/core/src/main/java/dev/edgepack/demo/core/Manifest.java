@@ -10,29 +10,33 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The {@code edgepack.json} manifest stored inside an edgepack {@code .ptl} file (schema 1), read
- * leniently and checked against what the demo app can run.
+ * The edgepack manifest (schema 1) stored inside a model file, read leniently and checked against
+ * what the demo app can run: in a {@code .ptl} the extra file {@code edgepack.json}, in a {@code
+ * .pte} the string returned by the constant method {@code edgepack_manifest} (see {@link
+ * PteManifest}). The same JSON document in both, with {@code "format": "pte"} in {@code .pte} files
+ * ({@code "ptl"} in new {@code .ptl} files; absent in older {@code .ptl} files, which means ptl).
  *
- * <p>Unknown keys are ignored (forward compatible). {@link #parse(String)} only fails for text
- * that is not a JSON object; every other problem is reported by {@link #check()}, so the app can
- * show all of them at once. {@link #parseCompatible(String)} does both and throws with a
- * user-facing message when the model can't be used.
+ * <p>The manifest is untrusted input: every value's type is checked. Unknown keys are ignored
+ * (forward compatible). {@link #parse(String, ModelFormat)} only fails for text that is not a JSON
+ * object; every other problem is reported by {@link #check()}, so the app can show all of them at
+ * once. {@link #parseCompatible(String, ModelFormat)} does both and throws with a user-facing
+ * message when the model can't be used.
  */
 public final class Manifest {
   /** The highest manifest schema this app understands. */
   public static final int SUPPORTED_SCHEMA = 1;
   /** Name of the extra file inside the .ptl ({@code LiteModuleLoader.load(path, extraFiles, ..)}). */
   public static final String EXTRA_FILE_NAME = "edgepack.json";
+  /** Name of the constant method inside the .pte that returns the manifest as one string. */
+  public static final String PTE_METHOD_NAME = "edgepack_manifest";
   /** Bytecode versions the lite interpreter in pytorch_android_lite 2.1.0 loads. */
   public static final int MIN_BYTECODE_VERSION = 4;
   public static final int MAX_BYTECODE_VERSION = 9;
   /** The app always sends RGBA pixels (what Bitmap.copyPixelsToBuffer gives). */
   public static final int APP_INPUT_CHANNELS = 4;
 
-  private static final String REBUILD_HINT =
-      "Rebuild it with edgepack's default image input: "
-          + "edgepack build SOURCE -o android_demo/app/src/main/assets/model.ptl";
-
+  private final ModelFormat format;
+  private final String rebuildHint;
   private final Map<String, Object> raw;
   private final Long schema;
   private final String edgepackVersion;
@@ -47,42 +51,67 @@ public final class Manifest {
   private final Boolean validationPassed;
   private final String sourceName;
   private final String sourceArch;
+  private final String executorchVersion;
   private final ManifestCheck check;
 
   // ------------------------------------------------------------------ construction
 
-  /**
-   * Parses manifest text. Throws only when the text is empty, not JSON, or not a JSON object;
-   * compatibility problems are in {@link #check()}.
-   */
+  /** {@link #parse(String, ModelFormat)} for a manifest read from a {@code .ptl}. */
   public static Manifest parse(String json) throws ManifestException {
+    return parse(json, ModelFormat.PTL);
+  }
+
+  /**
+   * Parses manifest text read from a file of format {@code format}. Throws only when the text is
+   * empty, not JSON, or not a JSON object; compatibility problems are in {@link #check()}.
+   */
+  public static Manifest parse(String json, ModelFormat format) throws ManifestException {
+    if (format == null) throw new IllegalArgumentException("format is required");
+    String where = where(format);
     if (json == null || json.trim().isEmpty()) {
       throw new ManifestException(
           "The model file has no "
-              + EXTRA_FILE_NAME
-              + " manifest, so it was not built by edgepack (or by a very old version). "
-              + REBUILD_HINT);
+              + where
+              + ", so it was not built by edgepack (or by a very old version). "
+              + hintFor(format));
     }
     Map<String, Object> map;
     try {
       map = Json.parseObject(json);
     } catch (JsonParseException e) {
-      throw new ManifestException(
-          "The model's " + EXTRA_FILE_NAME + " manifest could not be read: " + e.getMessage(), e);
+      throw new ManifestException("The model's " + where + " could not be read: " + e.getMessage(), e);
     }
-    return new Manifest(map);
+    return new Manifest(map, format);
+  }
+
+  /** {@link #parseCompatible(String, ModelFormat)} for a manifest read from a {@code .ptl}. */
+  public static Manifest parseCompatible(String json) throws ManifestException {
+    return parseCompatible(json, ModelFormat.PTL);
   }
 
   /** Parses and checks; throws a {@link ManifestException} carrying the check when incompatible. */
-  public static Manifest parseCompatible(String json) throws ManifestException {
-    Manifest m = parse(json);
+  public static Manifest parseCompatible(String json, ModelFormat format) throws ManifestException {
+    Manifest m = parse(json, format);
     if (!m.check.isCompatible()) {
       throw new ManifestException(m.check.userMessage(), m.check, null);
     }
     return m;
   }
 
-  private Manifest(Map<String, Object> map) {
+  /** How the manifest is stored in a file of this format, for messages. */
+  static String where(ModelFormat format) {
+    return format == ModelFormat.PTE
+        ? PTE_METHOD_NAME + " manifest (the constant method that holds edgepack's manifest)"
+        : EXTRA_FILE_NAME + " manifest";
+  }
+
+  static String hintFor(ModelFormat format) {
+    return "Rebuild it with edgepack's default image input: " + format.buildCommand();
+  }
+
+  private Manifest(Map<String, Object> map, ModelFormat format) {
+    this.format = format;
+    this.rebuildHint = hintFor(format);
     this.raw = Collections.unmodifiableMap(new LinkedHashMap<>(map));
     Reader r = new Reader();
     List<ManifestIssue> issues = new ArrayList<>();
@@ -95,7 +124,7 @@ public final class Manifest {
           new ManifestIssue(
               Code.SCHEMA_MISSING,
               "The manifest has no \"schema\" number, so it is not an edgepack manifest. "
-                  + REBUILD_HINT));
+                  + rebuildHint));
     } else {
       schemaNumber = Reader.asInteger(schemaValue);
       if (schemaNumber == null || schemaNumber < 1) {
@@ -129,6 +158,9 @@ public final class Manifest {
     Map<String, Object> source = r.object(map, "source", null);
     this.sourceName = r.string(source, "name", "source.name", null);
     this.sourceArch = r.string(source, "arch", "source.arch", null);
+
+    readFormat(r, map);
+    this.executorchVersion = readExecutorch(r, map);
 
     // task
     String taskName = r.string(map, "task", "task", Code.TASK_UNSUPPORTED);
@@ -207,9 +239,9 @@ public final class Manifest {
               + "Pass --labels FILE to edgepack build to include them.");
     }
 
-    // bytecode version (optional)
+    // bytecode version (optional; a .ptl property: a .pte has none, and one there is ignored)
     Long bc = null;
-    if (map.get("bytecode_version") != null) {
+    if (format == ModelFormat.PTL && map.get("bytecode_version") != null) {
       bc = Reader.asInteger(map.get("bytecode_version"));
       if (bc == null) {
         r.issue(Code.BYTECODE_UNSUPPORTED, "The manifest's \"bytecode_version\" must be an integer.");
@@ -246,13 +278,101 @@ public final class Manifest {
     this.check = new ManifestCheck(issues);
   }
 
-  private static InputSpec readInput(Reader r, Map<String, Object> map) {
+  /**
+   * The manifest's {@code format} must name the format of the file it was read from; absent means
+   * "ptl" (manifests written before edgepack had a second format).
+   */
+  private void readFormat(Reader r, Map<String, Object> map) {
+    Object value = map.get("format");
+    if (value == null) {
+      if (format != ModelFormat.PTL) {
+        r.issue(
+            Code.FORMAT_MISMATCH,
+            "The manifest read from this ." + format.jsonName + " has no \"format\" (which means a"
+                + " .ptl file): the file and its manifest disagree. " + rebuildHint);
+      }
+      return;
+    }
+    if (!(value instanceof String)) {
+      r.issue(
+          Code.FORMAT_UNSUPPORTED,
+          "The manifest's \"format\" must be a string, got " + Json.typeName(value) + ".");
+      return;
+    }
+    ModelFormat declared = ModelFormat.fromJson((String) value);
+    if (declared == null || !declared.jsonName.equals(value)) {
+      r.issue(
+          Code.FORMAT_UNSUPPORTED,
+          "The manifest's format \"" + value + "\" is not one this app runs (\"pte\" or \"ptl\").");
+    } else if (declared != format) {
+      r.issue(
+          Code.FORMAT_MISMATCH,
+          "The manifest says \"format\": \"" + value + "\" but it was read from a ." + format.jsonName
+              + " file: the file and its manifest disagree. " + rebuildHint);
+    }
+  }
+
+  /**
+   * The {@code executorch} section of a {@code .pte} manifest: {@code version} (the ExecuTorch that
+   * wrote the file) is compared with the app's runtime. Ignored for {@code .ptl} files.
+   */
+  private String readExecutorch(Reader r, Map<String, Object> map) {
+    if (format != ModelFormat.PTE) return null;
+    Map<String, Object> et = r.object(map, "executorch", Code.EXECUTORCH_INVALID);
+    if (et == null) {
+      if (map.get("executorch") == null) {
+        r.issue(
+            Code.EXECUTORCH_VERSION_UNKNOWN,
+            "The manifest does not say which ExecuTorch version wrote this .pte; the app's runtime"
+                + " is " + ModelFormat.PTE.runtimeName() + ".");
+      }
+      return null;
+    }
+    String version = r.string(et, "version", "executorch.version", Code.EXECUTORCH_INVALID);
+    if (version == null) {
+      if (et.get("version") == null) {
+        r.issue(
+            Code.EXECUTORCH_VERSION_UNKNOWN,
+            "The manifest does not say which ExecuTorch version wrote this .pte; the app's runtime"
+                + " is " + ModelFormat.PTE.runtimeName() + ".");
+      }
+      return null;
+    }
+    String runtime = ModelFormat.PTE.runtimeName();
+    switch (RuntimeVersions.pteCompatibility(version, RuntimeVersions.EXECUTORCH_ANDROID)) {
+      case SUPPORTED:
+        break;
+      case FILE_NEWER:
+        r.issue(
+            Code.EXECUTORCH_VERSION_UNCERTAIN,
+            "This .pte was written by ExecuTorch " + version + ", newer than the app's runtime ("
+                + runtime + "); ExecuTorch does not promise that older runtimes load newer files."
+                + " If loading fails, update executorch-android in app/build.gradle.kts to "
+                + version + ".");
+        break;
+      case FILE_OLDER:
+        r.issue(
+            Code.EXECUTORCH_VERSION_UNCERTAIN,
+            "This .pte was written by ExecuTorch " + version + "; the app's runtime (" + runtime
+                + ") is promised to load files from its own and the previous release only."
+                + " If loading fails, rebuild the file with the current edgepack.");
+        break;
+      default:
+        r.issue(
+            Code.EXECUTORCH_VERSION_UNKNOWN,
+            "The manifest's executorch.version \"" + version + "\" is not a version number; the"
+                + " app's runtime is " + runtime + ".");
+    }
+    return version;
+  }
+
+  private InputSpec readInput(Reader r, Map<String, Object> map) {
     Object value = map.get("input");
     if (!(value instanceof Map)) {
       r.issue(
           Code.INPUT_MISSING,
           value == null
-              ? "The manifest has no \"input\" description. " + REBUILD_HINT
+              ? "The manifest has no \"input\" description. " + rebuildHint
               : "The manifest's \"input\" must be an object, got " + Json.typeName(value) + ".");
       return null;
     }
@@ -277,10 +397,11 @@ public final class Manifest {
     }
 
     if (kind == null) {
-      if (!in.containsKey("kind")) {
-        r.issue(Code.INPUT_KIND_UNSUPPORTED, "The manifest's input has no \"kind\". " + REBUILD_HINT);
+      // absent or null; a value of another type was reported by the typed read above
+      if (!in.containsKey("kind") || in.get("kind") == null) {
+        r.issue(Code.INPUT_KIND_UNSUPPORTED, "The manifest's input has no \"kind\". " + rebuildHint);
       }
-    } else if (InputSpec.KIND_TENSOR.equals(kind)) {
+    } else if (InputSpec.KIND_TENSOR.equals(kind) || InputSpec.KIND_FLOAT.equals(kind)) {
       String shapeText = shape == null ? "" : " " + shape;
       r.issue(
           Code.INPUT_FLOAT_TENSOR,
@@ -290,22 +411,22 @@ public final class Manifest {
               + shapeText
               + " (it was built with --input float), but the demo app feeds camera images as"
               + " raw pixels and needs an image-input build. Rebuild without --input float: "
-              + "edgepack build SOURCE -o android_demo/app/src/main/assets/model.ptl");
+              + format.buildCommand());
     } else if (!image) {
       r.issue(
           Code.INPUT_KIND_UNSUPPORTED,
           "The model's input kind \"" + kind + "\" is not supported by this app (it supports \"image\"). "
-              + REBUILD_HINT);
+              + rebuildHint);
     } else {
       if (dtype != null && !dtype.equals("uint8")) {
         r.issue(
             Code.INPUT_DTYPE_UNSUPPORTED,
-            "The model's image input is " + dtype + "; the app sends uint8 pixels. " + REBUILD_HINT);
+            "The model's image input is " + dtype + "; the app sends uint8 pixels. " + rebuildHint);
       }
       if (layout != null && !layout.equals("HWC")) {
         r.issue(
             Code.INPUT_LAYOUT_UNSUPPORTED,
-            "The model's image input layout is " + layout + "; the app sends HWC pixels. " + REBUILD_HINT);
+            "The model's image input layout is " + layout + "; the app sends HWC pixels. " + rebuildHint);
       }
       if (!channels.contains(APP_INPUT_CHANNELS)) {
         r.issue(
@@ -313,14 +434,14 @@ public final class Manifest {
             "The model accepts images with "
                 + channels
                 + " channels, but the app sends RGBA (4 channels) from Android bitmaps. "
-                + REBUILD_HINT);
+                + rebuildHint);
       }
       if (color != null) {
         String c = color.toUpperCase(Locale.ROOT);
         if (!c.equals("RGB") && !c.equals("RGBA")) {
           r.issue(
               Code.INPUT_COLOR_UNSUPPORTED,
-              "The model expects " + color + " colour order; the app sends RGB(A). " + REBUILD_HINT);
+              "The model expects " + color + " colour order; the app sends RGB(A). " + rebuildHint);
         }
       }
       if (minSide != null && minSide < 1) {
@@ -333,6 +454,14 @@ public final class Manifest {
         r.issue(
             Code.INPUT_SIDES_INVALID,
             "The manifest's input.min_side (" + minSide + ") is larger than input.max_side (" + maxSide + ").");
+      }
+      if (format == ModelFormat.PTE && in.get("max_side") == null) {
+        // ExecuTorch plans memory for the largest frame, so a .pte refuses larger ones: the app
+        // must know that bound to shrink photos below it (a wrong type was reported above)
+        r.issue(
+            Code.INPUT_SIDES_INVALID,
+            "The manifest of this .pte gives no input.max_side (the largest frame side the"
+                + " program accepts), so the app can't size images for it. " + rebuildHint);
       }
     }
     return new InputSpec(
@@ -353,7 +482,7 @@ public final class Manifest {
       r.issue(
           Code.OUTPUT_MISSING,
           value == null
-              ? "The manifest has no \"output\" description. " + REBUILD_HINT
+              ? "The manifest has no \"output\" description. " + rebuildHint
               : "The manifest's \"output\" must be an object, got " + Json.typeName(value) + ".");
       return null;
     }
@@ -431,6 +560,16 @@ public final class Manifest {
     return check;
   }
 
+  /** The format of the file the manifest was read from. */
+  public ModelFormat getFormat() {
+    return format;
+  }
+
+  /** executorch.version of a .pte manifest (the ExecuTorch that wrote it), or null. */
+  public String getExecutorchVersion() {
+    return executorchVersion;
+  }
+
   /** The whole manifest as parsed (unknown keys included), read-only. */
   public Map<String, Object> getRaw() {
     return raw;
@@ -504,7 +643,10 @@ public final class Manifest {
     return sourceArch;
   }
 
-  /** A one-line description for the UI, e.g. "resnet18 · 6 classes · quantization none". */
+  /**
+   * A one-line description for the UI, e.g. "resnet18 · 6 classes · multiclass · quantization none
+   * · edgepack 0.1.0 · .pte (ExecuTorch 1.3.1)".
+   */
   public String describe() {
     StringBuilder sb = new StringBuilder();
     sb.append(sourceArch != null ? sourceArch : (sourceName != null ? sourceName : "model"));
@@ -513,6 +655,8 @@ public final class Manifest {
     if (task != null) sb.append(" · ").append(task.jsonName);
     if (quantizationMode != null) sb.append(" · quantization ").append(quantizationMode);
     if (edgepackVersion != null) sb.append(" · edgepack ").append(edgepackVersion);
+    sb.append(" · .").append(format.jsonName);
+    if (executorchVersion != null) sb.append(" (ExecuTorch ").append(executorchVersion).append(')');
     return sb.toString();
   }
 

@@ -14,6 +14,9 @@ public final class ManifestIssue {
     SCHEMA_MISSING(Severity.ERROR),
     SCHEMA_INVALID(Severity.ERROR),
     SCHEMA_TOO_NEW(Severity.ERROR),
+    FORMAT_UNSUPPORTED(Severity.ERROR),
+    FORMAT_MISMATCH(Severity.ERROR),
+    EXECUTORCH_INVALID(Severity.ERROR),
     TASK_MISSING(Severity.ERROR),
     TASK_UNSUPPORTED(Severity.ERROR),
     INPUT_MISSING(Severity.ERROR),
@@ -34,7 +37,9 @@ public final class ManifestIssue {
     LABELS_MISSING(Severity.WARNING),
     OUTPUT_LOGITS(Severity.WARNING),
     ACTIVATION_MISMATCH(Severity.WARNING),
-    VALIDATION_NOT_PASSED(Severity.WARNING);
+    VALIDATION_NOT_PASSED(Severity.WARNING),
+    EXECUTORCH_VERSION_UNKNOWN(Severity.WARNING),
+    EXECUTORCH_VERSION_UNCERTAIN(Severity.WARNING);
 
     public final Severity severity;
 

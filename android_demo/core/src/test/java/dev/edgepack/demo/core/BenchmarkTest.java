@@ -25,6 +25,7 @@ public class BenchmarkTest {
         .warmup(5)
         .threads(1)
         .device("Google Pixel 8 (Android 15, API 35, arm64-v8a)")
+        .runtime(ModelFormat.PTL.runtimeName())
         .fileSizeBytes(44_800_123L)
         .modelSha256("ab".repeat(32))
         .extra("input_shape", Arrays.asList(480, 640, 4))
@@ -64,7 +65,8 @@ public class BenchmarkTest {
 
   @Test
   public void shaOmittedWhenUnknown() {
-    BenchmarkResult r = BenchmarkResult.builder().timings(new double[] {1}).build();
+    BenchmarkResult r =
+        BenchmarkResult.builder().runtime("x").timings(new double[] {1}).build();
     Map<String, Object> m = Json.parseObject(r.toJson());
     assertFalse(m.containsKey("model_sha256"));
     assertTrue(m.containsKey("load_ms"));
@@ -73,7 +75,12 @@ public class BenchmarkTest {
 
   @Test(expected = IllegalStateException.class)
   public void statsRequired() {
-    BenchmarkResult.builder().build();
+    BenchmarkResult.builder().runtime("x").build();
+  }
+
+  @Test(expected = IllegalStateException.class)
+  public void runtimeRequired() {
+    BenchmarkResult.builder().timings(new double[] {1}).build();
   }
 
   @Test

@@ -105,6 +105,54 @@ public class ImageSizingTest {
   }
 
   @Test
+  public void previewIsScaledToTheScreenNotTheModel() {
+    // an 8192 px image the model takes whole (downscale_ok false) is shown at most 1280 px
+    assertPlan(ImageSizing.previewSize(8192, 6144, 1280), 1280, 960, true);
+    assertPlan(ImageSizing.previewSize(6144, 8192, 1280), 960, 1280, true);
+    assertPlan(ImageSizing.previewSize(8192, 10, 1280), 1280, 2, true);
+    assertPlan(ImageSizing.previewSize(8192, 1, 1280), 1280, 1, true); // never 0 px
+    assertPlan(ImageSizing.previewSize(640, 480, 1280), 640, 480, false); // never enlarged
+    assertPlan(ImageSizing.previewSize(1280, 1280, 1280), 1280, 1280, false);
+  }
+
+  @Test(expected = IllegalArgumentException.class)
+  public void previewOfEmptyImage() {
+    ImageSizing.previewSize(0, 10, 1280);
+  }
+
+  /** A .pte takes frames up to its max_side (1920 by default): the app shrinks anything larger. */
+  @Test
+  public void pteFramesShrunkToMaxSide() throws Exception {
+    InputSpec pte = Manifest.parse(Fixtures.manifestText(ModelFormat.PTE), ModelFormat.PTE).getInput();
+    assertEquals(1920, pte.getMaxSide());
+    // Full-HD in either orientation goes in as is (no app cap)
+    assertPlan(ImageSizing.plan(1920, 1080, pte, 0), 1920, 1080, false);
+    assertPlan(ImageSizing.plan(1080, 1920, pte, 0), 1080, 1920, false);
+    // larger photos: longer side to max_side, aspect kept
+    assertPlan(ImageSizing.plan(4000, 3000, pte, 0), 1920, 1440, true);
+    assertPlan(ImageSizing.plan(3000, 4000, pte, 0), 1440, 1920, true);
+    assertPlan(ImageSizing.plan(4032, 1816, pte, 0), 1920, 865, true);
+    // the app's own cap (1024) is below max_side: it wins
+    assertPlan(ImageSizing.plan(4000, 3000, pte, 1024), 1024, 768, true);
+    // every plan fits the model
+    for (int[] wh : new int[][] {{8192, 8192}, {1921, 16}, {20000, 200}, {16, 16}, {1919, 1920}}) {
+      ImageSizing.Plan p = ImageSizing.plan(wh[0], wh[1], pte, 0);
+      assertTrue(p.toString(), Math.max(p.width, p.height) <= 1920);
+      assertTrue(p.toString(), Math.min(p.width, p.height) >= 16);
+    }
+    // a .pte whose manifest forbids shrinking refuses larger frames, as the program would
+    Map<String, Object> m = Fixtures.manifestMap(ModelFormat.PTE);
+    Fixtures.child(m, "input").put("downscale_ok", false);
+    InputSpec strict = Fixtures.reparse(m, ModelFormat.PTE).getInput();
+    try {
+      ImageSizing.plan(1921, 1080, strict, 1024);
+      fail();
+    } catch (ImageSizeException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains("at most 1920"));
+    }
+  }
+
+  @Test
   public void fixtureSpecDefaultsUsable() throws Exception {
     InputSpec in = Manifest.parse(Fixtures.manifestText()).getInput();
     Plan p = ImageSizing.plan(TestImage.DEFAULT_WIDTH, TestImage.DEFAULT_HEIGHT, in, 1024);

@@ -6,20 +6,39 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
+import static org.junit.Assume.assumeTrue;
 
 import dev.edgepack.demo.core.ManifestIssue.Code;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Collection;
 import java.util.Map;
 import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.junit.runners.Parameterized;
 
-/** Mutated copies of the shared fixture: what the app refuses, and what it tolerates. */
+/**
+ * Mutated copies of the shared fixtures: what the app refuses, and what it tolerates. Runs once
+ * with the .ptl fixture and once with the .pte fixture: the same checks apply to both formats.
+ */
+@RunWith(Parameterized.class)
 public class ManifestMutationTest {
 
-  private static Map<String, Object> fixture() {
-    return Fixtures.manifestMap();
+  @Parameterized.Parameters(name = "{0}")
+  public static Collection<Object[]> formats() {
+    return Arrays.asList(new Object[][] {{ModelFormat.PTL}, {ModelFormat.PTE}});
+  }
+
+  private final ModelFormat format;
+
+  public ManifestMutationTest(ModelFormat format) {
+    this.format = format;
+  }
+
+  private Map<String, Object> fixture() {
+    return Fixtures.manifestMap(format);
   }
 
   private static Map<String, Object> input(Map<String, Object> m) {
@@ -30,12 +49,16 @@ public class ManifestMutationTest {
     return Fixtures.child(m, "output");
   }
 
-  private static ManifestCheck check(Map<String, Object> m) {
-    return Fixtures.reparse(m).check();
+  private ManifestCheck check(Map<String, Object> m) {
+    return Fixtures.reparse(m, format).check();
+  }
+
+  private Manifest reparse(Map<String, Object> m) {
+    return Fixtures.reparse(m, format);
   }
 
   /** Issue codes of the unmodified fixture (normally none). */
-  private static List<Code> baselineCodes() {
+  private List<Code> baselineCodes() {
     return codes(check(fixture()));
   }
 
@@ -45,13 +68,13 @@ public class ManifestMutationTest {
     return out;
   }
 
-  private static void assertRefused(Map<String, Object> m, Code code) {
+  private void assertRefused(Map<String, Object> m, Code code) {
     ManifestCheck c = check(m);
     assertFalse("expected refusal for " + code + ": " + c, c.isCompatible());
     assertTrue("expected " + code + " in " + c, c.has(code));
     assertTrue(c.userMessage().startsWith("This model can't be used"));
     try {
-      Manifest.parseCompatible(Json.write(m));
+      Manifest.parseCompatible(Json.write(m), format);
       fail("parseCompatible accepted an incompatible manifest");
     } catch (ManifestException e) {
       assertNotNull(e.getCheck());
@@ -140,7 +163,7 @@ public class ManifestMutationTest {
     Map<String, Object> nul = fixture();
     nul.put("labels", null);
     for (Map<String, Object> m : Arrays.asList(removed, empty, nul)) {
-      Manifest parsed = Fixtures.reparse(m);
+      Manifest parsed = reparse(m);
       ManifestCheck c = parsed.check();
       assertTrue(c.toString(), c.isCompatible());
       assertTrue(c.has(Code.LABELS_MISSING));
@@ -166,7 +189,7 @@ public class ManifestMutationTest {
     in.put("shape", Arrays.asList(1L, 3L, 224L, 224L));
     m.put("input", in);
     assertRefused(m, Code.INPUT_FLOAT_TENSOR);
-    Manifest parsed = Fixtures.reparse(m);
+    Manifest parsed = reparse(m);
     ManifestCheck c = parsed.check();
     assertEquals(1, c.getErrors().size());
     String msg = c.userMessage();
@@ -236,8 +259,9 @@ public class ManifestMutationTest {
     Map<String, Object> m = fixture();
     Map<String, Object> in = new LinkedHashMap<>();
     in.put("kind", "image");
+    if (format == ModelFormat.PTE) in.put("max_side", 1920L); // required for a .pte
     m.put("input", in);
-    Manifest parsed = Fixtures.reparse(m);
+    Manifest parsed = reparse(m);
     assertTrue(parsed.check().toString(), parsed.check().isCompatible());
     InputSpec spec = parsed.getInput();
     assertEquals("uint8", spec.getDtype());
@@ -245,8 +269,81 @@ public class ManifestMutationTest {
     assertEquals(Arrays.asList(3, 4), spec.getChannels());
     assertEquals("RGB", spec.getColor());
     assertEquals(1, spec.getMinSide());
-    assertEquals(Integer.MAX_VALUE, spec.getMaxSide());
+    assertEquals(format == ModelFormat.PTE ? 1920 : Integer.MAX_VALUE, spec.getMaxSide());
     assertFalse(spec.isDownscaleOk());
+  }
+
+  @Test
+  public void nullInputKindRefused() {
+    // like output.kind: a null kind is no kind
+    Map<String, Object> m = fixture();
+    input(m).put("kind", null);
+    assertRefused(m, Code.INPUT_KIND_UNSUPPORTED);
+    assertTrue(check(m).userMessage(), check(m).userMessage().contains("no \"kind\""));
+
+    Map<String, Object> out = fixture();
+    output(out).put("kind", null);
+    assertRefused(out, Code.OUTPUT_KIND_UNSUPPORTED);
+  }
+
+  @Test
+  public void inputKindOfWrongTypeRefused() {
+    for (Object bad : Arrays.<Object>asList(1L, true, Arrays.asList("image"), new LinkedHashMap<String, Object>())) {
+      Map<String, Object> m = fixture();
+      input(m).put("kind", bad);
+      assertRefused(m, Code.INPUT_KIND_UNSUPPORTED);
+    }
+  }
+
+  @Test
+  public void floatKindRefusedLikeTensorInput() {
+    Map<String, Object> m = fixture();
+    input(m).put("kind", "float");
+    assertRefused(m, Code.INPUT_FLOAT_TENSOR);
+    assertTrue(check(m).userMessage().contains("--input float"));
+  }
+
+  @Test
+  public void rebuildAdviceNamesTheFilesFormat() {
+    Map<String, Object> m = fixture();
+    input(m).put("dtype", "float32");
+    String msg = check(m).userMessage();
+    assertTrue(msg, msg.contains(format.buildCommand()));
+    assertTrue(msg, msg.contains("assets/model." + format.jsonName));
+  }
+
+  @Test
+  public void formatKeyChecked() {
+    Map<String, Object> unknown = fixture();
+    unknown.put("format", "onnx");
+    assertRefused(unknown, Code.FORMAT_UNSUPPORTED);
+
+    Map<String, Object> wrongType = fixture();
+    wrongType.put("format", 1L);
+    assertRefused(wrongType, Code.FORMAT_UNSUPPORTED);
+
+    Map<String, Object> upper = fixture();
+    upper.put("format", format.jsonName.toUpperCase(java.util.Locale.ROOT));
+    assertRefused(upper, Code.FORMAT_UNSUPPORTED);
+
+    Map<String, Object> other = fixture();
+    other.put("format", format == ModelFormat.PTE ? "ptl" : "pte");
+    assertRefused(other, Code.FORMAT_MISMATCH);
+
+    Map<String, Object> own = fixture();
+    own.put("format", format.jsonName);
+    assertEquals(baselineCodes(), codes(check(own)));
+  }
+
+  @Test
+  public void absentFormatMeansPtl() {
+    Map<String, Object> m = fixture();
+    m.remove("format");
+    if (format == ModelFormat.PTL) {
+      assertEquals(baselineCodes(), codes(check(m))); // older .ptl files have no "format"
+    } else {
+      assertRefused(m, Code.FORMAT_MISMATCH);
+    }
   }
 
   // ---------------------------------------------------------------- task / output
@@ -286,7 +383,7 @@ public class ManifestMutationTest {
     Map<String, Object> m = fixture();
     output(m).put("kind", "logits");
     output(m).remove("activation");
-    Manifest parsed = Fixtures.reparse(m);
+    Manifest parsed = reparse(m);
     ManifestCheck c = parsed.check();
     assertTrue(c.toString(), c.isCompatible());
     assertTrue(c.has(Code.OUTPUT_LOGITS));
@@ -294,7 +391,7 @@ public class ManifestMutationTest {
     assertTrue(Postprocess.appliesActivation(parsed));
 
     m.put("task", "multilabel");
-    Manifest ml = Fixtures.reparse(m);
+    Manifest ml = reparse(m);
     assertTrue(ml.check().userMessage(), ml.check().userMessage().contains("sigmoid"));
   }
 
@@ -318,6 +415,7 @@ public class ManifestMutationTest {
 
   @Test
   public void unsupportedBytecodeRefused() {
+    assumeTrue("bytecode_version is a .ptl property", format == ModelFormat.PTL);
     Map<String, Object> m = fixture();
     m.put("bytecode_version", 10L);
     assertRefused(m, Code.BYTECODE_UNSUPPORTED);
@@ -333,7 +431,7 @@ public class ManifestMutationTest {
     input(m).put("exif_orientation", "respected");
     output(m).put("calibration", new LinkedHashMap<String, Object>());
     Fixtures.child(m, "source").put("extra", null);
-    Manifest parsed = Fixtures.reparse(m);
+    Manifest parsed = reparse(m);
     assertEquals(parsed.check().toString(), baselineCodes(), codes(parsed.check()));
     assertTrue(parsed.getRaw().containsKey("future_top_level"));
   }
@@ -347,7 +445,7 @@ public class ManifestMutationTest {
             "optimizer", "bytecode_version", "validation", "options")) {
       m.remove(key);
     }
-    Manifest parsed = Fixtures.reparse(m);
+    Manifest parsed = reparse(m);
     List<Code> expected = baselineCodes();
     expected.remove(Code.VALIDATION_NOT_PASSED); // the validation section is gone
     assertEquals(parsed.check().toString(), expected, codes(parsed.check()));
@@ -373,10 +471,11 @@ public class ManifestMutationTest {
   public void emptyOrMalformedManifestThrows() {
     for (String text : Arrays.asList(null, "", "   ", "{\"schema\": 1,", "[1]", "not json")) {
       try {
-        Manifest.parse(text);
+        Manifest.parse(text, format);
         fail("accepted " + text);
       } catch (ManifestException e) {
-        assertTrue(e.getMessage(), e.getMessage().contains("edgepack.json"));
+        String where = format == ModelFormat.PTE ? "edgepack_manifest" : "edgepack.json";
+        assertTrue(e.getMessage(), e.getMessage().contains(where));
         assertNull(e.getCheck());
       }
     }

@@ -4,19 +4,21 @@ import android.graphics.Bitmap;
 import dev.edgepack.demo.core.Pixels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.pytorch.Tensor;
 
-/** Builds the model's input: a uint8 tensor [H, W, 4] of RGBA pixels. */
-final class Tensors {
-  private Tensors() {}
+/**
+ * The model's input for either runtime: a uint8 {@code [H, W, 4]} RGBA frame in a direct,
+ * native-order buffer (what both {@code Tensor.fromBlobUnsigned(ByteBuffer, long[])} take; neither
+ * copies it).
+ */
+final class RgbaBuffers {
+  private RgbaBuffers() {}
 
-  /** A direct, native-order buffer of exactly {@code size} bytes (what Tensor.fromBlobUnsigned needs). */
   static ByteBuffer allocate(int size) {
     return ByteBuffer.allocateDirect(size).order(ByteOrder.nativeOrder());
   }
 
-  /** The bitmap's pixels as a uint8 {@code [H, W, 4]} RGBA tensor. */
-  static Tensor fromBitmap(Bitmap bitmap) {
+  /** The bitmap's pixels as RGBA bytes, straight (not premultiplied) colours. */
+  static ByteBuffer fromBitmap(Bitmap bitmap) {
     Bitmap argb = bitmap;
     if (bitmap.getConfig() != Bitmap.Config.ARGB_8888) {
       // e.g. RGB_565 or HARDWARE bitmaps: convert, since only ARGB_8888 stores RGBA bytes
@@ -44,14 +46,14 @@ final class Tensors {
     if (argb != bitmap) {
       argb.recycle();
     }
-    return Tensor.fromBlobUnsigned(buffer, new long[] {h, w, 4});
+    return buffer;
   }
 
-  /** A uint8 {@code [H, W, 4]} tensor from RGBA bytes (the benchmark's synthetic image). */
-  static Tensor fromRgba(byte[] rgba, int width, int height) {
+  /** RGBA bytes (the benchmark's synthetic image) in a direct buffer. */
+  static ByteBuffer fromRgba(byte[] rgba, int width, int height) {
     ByteBuffer buffer = allocate(Pixels.rgbaByteCount(width, height));
     buffer.put(rgba, 0, buffer.capacity());
     buffer.rewind();
-    return Tensor.fromBlobUnsigned(buffer, new long[] {height, width, 4});
+    return buffer;
   }
 }
