@@ -1,4 +1,5 @@
-"""Regenerate tests/fixtures/edgepack_manifest.json from a real build of the bundled example.
+"""Regenerate tests/fixtures/edgepack_manifest.json (.ptl) and edgepack_manifest_pte.json (.pte) from
+real builds of the bundled example.
 
     .venv/bin/python scripts/update_manifest_fixture.py
 
@@ -12,17 +13,19 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "fixtures" / "edgepack_manifest.json"
+FIXTURES = {"ptl": ROOT / "tests" / "fixtures" / "edgepack_manifest.json",
+            "pte": ROOT / "tests" / "fixtures" / "edgepack_manifest_pte.json"}
 EXAMPLE = ROOT / "examples" / "shapes_regnet.ckpt"
 
 
 def main() -> int:
     from edgepack import BuildOptions, build
 
-    with tempfile.TemporaryDirectory() as tmp:
-        result = build(str(EXAMPLE), BuildOptions(output=f"{tmp}/example.ptl"), report=lambda m: None)
-    FIXTURE.write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {FIXTURE}")
+    for fmt, fixture in FIXTURES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            result = build(str(EXAMPLE), BuildOptions(output=f"{tmp}/example.{fmt}"), report=lambda m: None)
+        fixture.write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {fixture}")
     return 0
 
 

@@ -13,7 +13,8 @@ from torch.jit.mobile import _load_for_lite_interpreter
 from edgepack import BuildOptions, build
 from edgepack.manifest import SCHEMA
 
-FIXTURE = pathlib.Path(__file__).with_name("fixtures") / "edgepack_manifest.json"
+FIXTURES = {"ptl": pathlib.Path(__file__).with_name("fixtures") / "edgepack_manifest.json",
+            "pte": pathlib.Path(__file__).with_name("fixtures") / "edgepack_manifest_pte.json"}
 
 
 def _shape(value):
@@ -29,16 +30,34 @@ def _shape(value):
     return type(value).__name__
 
 
-@pytest.fixture(scope="module")
-def built(example_ckpt, tmp_path_factory):
-    out = tmp_path_factory.mktemp("contract") / "example.ptl"
+def _build(example_ckpt, tmp_path_factory, fmt):
+    out = tmp_path_factory.mktemp("contract") / f"example.{fmt}"
     result = build(str(example_ckpt), BuildOptions(output=str(out)), report=lambda m: None)
     return out, result.manifest
 
 
+@pytest.fixture(scope="module")
+def built(example_ckpt, tmp_path_factory):
+    return _build(example_ckpt, tmp_path_factory, "ptl")
+
+
+@pytest.fixture(scope="module")
+def built_pte(example_ckpt, tmp_path_factory):
+    pytest.importorskip("executorch")
+    return _build(example_ckpt, tmp_path_factory, "pte")
+
+
 def test_fixture_matches_a_fresh_build(built):
-    _, manifest = built
-    fixture = json.loads(FIXTURE.read_text())
+    _check_fixture(built[1], "ptl")
+
+
+def test_pte_fixture_matches_a_fresh_build(built_pte):
+    _check_fixture(built_pte[1], "pte")
+    assert built_pte[1]["format"] == "pte" and "executorch" in built_pte[1] and "memory" in built_pte[1]
+
+
+def _check_fixture(manifest, fmt):
+    fixture = json.loads(FIXTURES[fmt].read_text())
     assert fixture["schema"] == SCHEMA
     # Figures differ from build to build (versions, errors); the structure must not.
     for key in ("input", "output", "preprocess", "quantization", "source", "optimizer"):
@@ -46,6 +65,7 @@ def test_fixture_matches_a_fresh_build(built):
             "scripts/update_manifest_fixture.py and update android_demo/core if the app must change"
     assert set(manifest) == set(fixture)
     assert set(manifest["validation"]) == set(fixture["validation"])
+    assert manifest["format"] == fixture["format"] == fmt
     assert manifest["labels"] == fixture["labels"]
     assert manifest["input"] == fixture["input"]
 
@@ -67,3 +87,16 @@ def test_app_style_rgba_bytes(built):
     # The same picture as RGB gives the same answer: alpha is ignored.
     rgb = torch.from_numpy(np.ascontiguousarray(pixels[..., :3]))
     torch.testing.assert_close(_load_for_lite_interpreter(str(path))(rgb), probs)
+
+
+def test_app_style_rgba_bytes_pte(built_pte):
+    """The same bytes through ExecuTorch's runtime, which the app's .pte path uses."""
+    from edgepack.formats.pte import PteModule
+
+    path, manifest = built_pte
+    pixels = np.random.default_rng(0).integers(0, 256, size=(333, 517, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    module = PteModule(path)
+    probs = module(torch.from_numpy(pixels))
+    assert probs.shape == (manifest["output"]["num_classes"],) and abs(float(probs.sum()) - 1.0) < 1e-5
+    torch.testing.assert_close(module(torch.from_numpy(np.ascontiguousarray(pixels[..., :3]))), probs)
