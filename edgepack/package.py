@@ -487,98 +487,161 @@ def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agre
     return None, False
 
 
+@dataclass
+class Candidate:
+    """One optimisation/lowering level's file, written and run by its format's own runtime."""
+
+    path: pathlib.Path
+    optimizer: dict  # the manifest's "optimizer" section for this level
+    outputs: List[torch.Tensor]
+    info: dict = field(default_factory=dict)  # format-specific (bytecode version, program, ...)
+
+    @property
+    def label(self) -> str:
+        dropped = self.optimizer.get("dropped") or []
+        return self.optimizer.get("path", "?") + (f" without {', '.join(dropped)}" if dropped else "")
+
+
+class LevelUnusable(Exception):
+    """A level produced a file that cannot be used (e.g. operators its target runtime lacks)."""
+
+
+@dataclass
+class Selection:
+    candidate: Candidate
+    passed: bool
+    vs_float: Comparison
+    vs_packed: Comparison
+
+
+def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outputs, packed_reference,
+                     report: Reporter, notes: List[str]) -> Selection:
+    """Try levels (thunks returning a written, run Candidate; most aggressive first) until one
+    validates; shared by every format. A level that cannot be produced or run is skipped (raise
+    EdgepackError to stop instead); one that runs but changes outputs is retried with less
+    optimisation when less could help. Rejected candidates' files are removed; with
+    --accept-mismatch the last one that ran is returned, marked failed."""
+    failures: List[str] = []
+    last: Optional[Selection] = None
+    for make in levels:
+        try:
+            cand = make()
+        except EdgepackError:
+            raise
+        except LevelUnusable as exc:
+            failures.append(str(exc))
+            report(f"  {failures[-1]}; retrying with less optimisation")
+            continue
+        except Exception as exc:  # a pass, the lowering or the runtime failed on this level
+            failures.append(f"an optimisation level failed ({_first_line(exc)})")
+            report(f"  {failures[-1]}; retrying with less optimisation")
+            continue
+        vs_float = compare(float_outputs, cand.outputs)
+        vs_packed = compare(packed_reference, cand.outputs) if opts.quantize else vs_float
+        reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset))
+        if reason is None:
+            if last is not None:
+                last.candidate.path.unlink(missing_ok=True)
+            if failures:
+                notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
+                report(f"  note: {notes[-1]}")
+            return Selection(cand, True, vs_float, vs_packed)
+        failures.append(f"{cand.label}: {reason}")
+        if last is not None:
+            last.candidate.path.unlink(missing_ok=True)
+        last = Selection(cand, False, vs_float, vs_packed)
+        if not retry:
+            break
+        report(f"  {cand.label}: {reason}; retrying with less optimisation")
+    if last is None:  # no level could even be run: the model or the target runtime is the problem
+        raise EdgepackError(f"cannot produce a runnable file ({failures[-1]}); nothing written")
+    if not opts.accept_mismatch:
+        last.candidate.path.unlink(missing_ok=True)
+        raise ValidationError(f"validation failed ({failures[-1]}); "
+                              "nothing written (--accept-mismatch keeps the file anyway)")
+    notes.append("validation FAILED and the file was kept because of --accept-mismatch")
+    report(f"  note: {notes[-1]}")
+    return last
+
+
+def validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: ValidationSet, **extra) -> dict:
+    """The manifest's "validation" figures, the same for every format."""
+    outputs = sel.candidate.outputs
+    validation = dict(sel.vs_float.to_dict(), passed=sel.passed, inputs=vset.described,
+                      rtol=None if opts.quantize else opts.rtol, **extra)
+    if opts.quantize:
+        validation.update(min_agreement=opts.min_agreement,
+                          judged_top1_agreement=round(_agreement(float_outputs, outputs, vset), 5),
+                          judged_on="--val images" if any(vset.user) else "all inputs",
+                          vs_quantized_eager=sel.vs_packed.to_dict())
+    float_acc = accuracy(float_outputs, vset.targets)
+    if float_acc is not None:
+        file_acc = accuracy(outputs, vset.targets)
+        validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
+                          accuracy_drop=round(float_acc - file_acc, 5))
+    return validation
+
+
+def publish(final_tmp: pathlib.Path, out: pathlib.Path, rerun: Callable[[pathlib.Path], List[torch.Tensor]],
+            validated: List[torch.Tensor]) -> None:
+    """The final file differs from the validated candidate only in its manifest: prove it by
+    running it again, then rename it into place."""
+    if not all(torch.equal(a, b) for a, b in zip(rerun(final_tmp), validated)):
+        raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
+    os.replace(final_tmp, out)
+
+
 def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float_outputs,
                             packed_reference, stages, report, notes, manifest_parts, engine) -> BuildResult:
     """Try optimisation levels until a written, reloaded candidate validates; then write the final
     file from that candidate's records with the validation figures in its manifest."""
-    tmp = _tmp_path(out, "candidate")
-    kept = _tmp_path(out, "failed")  # the last candidate that ran but failed, for --accept-mismatch
     final_tmp = _tmp_path(out, "final")
-    failures: List[str] = []
-    chosen = last = None
-    try:
-        for make in variants(load_scripted, opts.optimize):
+
+    def level(index: int, make):
+        def run() -> Candidate:
+            path = _tmp_path(out, f"candidate{index}")
+            variant = stages.run("optimize", make)
+            base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
             try:
-                variant = stages.run("optimize", make)
-                base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
-                stages.run("save", _save, variant.module, tmp, dict(base, validation=None, bytecode_version=None))
+                stages.run("save", _save, variant.module, path, dict(base, validation=None, bytecode_version=None))
                 # The file on disk is all that matters from here on: free the optimised module (and
                 # its prepacked weights) before the lite interpreter loads another copy.
                 variant.module = None
                 if opts.bytecode_version is not None:
-                    stages.run("backport", backport_in_place, tmp, opts.bytecode_version)
-                version = bytecode_version(tmp)
+                    stages.run("backport", backport_in_place, path, opts.bytecode_version)
+                version = bytecode_version(path)
                 _release_freed_memory()
-                missing = _runtime_problems(tmp, opts.runtime)
+                missing = _runtime_problems(path, opts.runtime)
                 if missing:
-                    failures.append(f"{variant.path}: would not run on lite runtime {opts.runtime} ({missing[0]})")
-                    report(f"  {failures[-1]}; retrying with less optimisation")
-                    continue
-                lite_outputs = stages.run("validate", _run_lite, tmp, vset.inputs)
-            except EdgepackError:
+                    raise LevelUnusable(f"{variant.path}: would not run on lite runtime {opts.runtime} ({missing[0]})")
+                outputs = stages.run("validate", _run_lite, path, vset.inputs)
+            except BaseException:
+                path.unlink(missing_ok=True)
                 raise
-            except Exception as exc:  # a pass or the lite runtime failed on this level: try the next
-                failures.append(f"an optimisation level failed ({_first_line(exc)})")
-                report(f"  {failures[-1]}; retrying with less optimisation")
-                continue
-            vs_float = compare(float_outputs, lite_outputs)
-            vs_packed = compare(packed_reference, lite_outputs) if opts.quantize else vs_float
-            agreement = _agreement(float_outputs, lite_outputs, vset)
-            reason, retry = _judge(opts, vs_packed, vs_float, agreement)
-            label = variant.path + (f" without {', '.join(variant.dropped)}" if variant.dropped else "")
-            if reason is None:
-                chosen = (tmp, variant, vs_float, vs_packed, lite_outputs, version)
-                break
-            failures.append(f"{label}: {reason}")
-            os.replace(tmp, kept)
-            last = (kept, variant, vs_float, vs_packed, lite_outputs, version)
-            if not retry:
-                break
-            report(f"  {label}: {reason}; retrying with less optimisation")
-        passed = chosen is not None
-        if not passed:
-            if last is None:  # no level could even be run: the model or the target runtime is the problem
-                raise EdgepackError(f"cannot produce a runnable file ({failures[-1]}); nothing written")
-            if not opts.accept_mismatch:
-                raise ValidationError(f"validation failed ({failures[-1]}); "
-                                      "nothing written (--accept-mismatch keeps the file anyway)")
-            chosen = last
-            notes.append("validation FAILED and the file was kept because of --accept-mismatch")
-            report(f"  note: {notes[-1]}")
-        candidate, variant, vs_float, vs_packed, lite_outputs, version = chosen
-        if failures and passed:
-            notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
-            report(f"  note: {notes[-1]}")
-        validation = dict(vs_float.to_dict(), passed=passed,
-                          engine=engine, inputs=vset.described, reference="float eager model",
-                          rtol=None if opts.quantize else opts.rtol)
-        if opts.quantize:
-            validation.update(min_agreement=opts.min_agreement,
-                              judged_top1_agreement=round(_agreement(float_outputs, lite_outputs, vset), 5),
-                              judged_on="--val images" if any(vset.user) else "all inputs",
-                              vs_quantized_eager=vs_packed.to_dict())
-        float_acc = accuracy(float_outputs, vset.targets)
-        if float_acc is not None:
-            file_acc = accuracy(lite_outputs, vset.targets)
-            validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
-                              accuracy_drop=round(float_acc - file_acc, 5))
-        final = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded(),
-                                 validation=validation, bytecode_version=version)
-        stages.run("write", _write_final, candidate, final_tmp, final)
-        # The final file differs from the validated one only in its manifest: prove it.
-        rerun = _run_lite(final_tmp, vset.inputs)
-        if not all(torch.equal(a, b) for a, b in zip(rerun, lite_outputs)):
-            raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
-        os.replace(final_tmp, out)
+            return Candidate(path, variant.describe(), outputs, {"bytecode_version": version})
+        return run
+
+    levels = (level(i, make) for i, make in enumerate(variants(load_scripted, opts.optimize)))
+    sel = None
+    try:
+        sel = select_candidate(levels, opts, vset, float_outputs, packed_reference, report, notes)
+        cand = sel.candidate
+        validation = validation_section(opts, sel, float_outputs, vset, engine=engine,
+                                        reference="float eager model")
+        final = mf.base_manifest(**manifest_parts, optimizer=cand.optimizer, options=opts.recorded(),
+                                 validation=validation, bytecode_version=cand.info["bytecode_version"])
+        stages.run("write", _write_final, cand.path, final_tmp, final)
+        publish(final_tmp, out, lambda p: _run_lite(p, vset.inputs), cand.outputs)
     finally:
-        for path in (tmp, kept, final_tmp):
-            path.unlink(missing_ok=True)
-    dropped = f" without {', '.join(variant.dropped)}" if variant.dropped else ""
-    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {variant.path}{dropped}, "
+        final_tmp.unlink(missing_ok=True)
+        if sel is not None:
+            sel.candidate.path.unlink(missing_ok=True)
+    vs_float = sel.vs_float
+    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {cand.label}, "
            f"max rel err {vs_float.max_rel_err:.1e}, top-1 agreement {vs_float.top1_agreement:.1%})")
     return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
                        bytecode_version=final["bytecode_version"], manifest=final, timings=stages.timings,
-                       notes=notes, accepted_mismatch=not passed)
+                       notes=notes, accepted_mismatch=not sel.passed)
 
 
 def _run_lite(path: pathlib.Path, inputs) -> List[torch.Tensor]:

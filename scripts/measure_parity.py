@@ -2,6 +2,10 @@
 
     .venv/bin/python scripts/measure_parity.py [--ckpt examples/shapes_regnet.ckpt] [--count 300]
         [--out benchmarks/results/parity.md]
+    .venv/bin/python scripts/measure_parity.py --format pte --count 1000 --out benchmarks/results/parity_pte.md
+
+With `--format pte` the bundled preprocessing is the .pte's stock-op resize (StockResize), the file
+runs in ExecuTorch's runtime, and images stay within the file's maximum side (1920 px).
 
 For a varied, generated image set (shapes scenes the example model was trained on, photo-like
 gradients and textures, noise, text-like edges; sizes from 32 px to 4000 px; aspect ratios 1:4 to
@@ -37,20 +41,20 @@ from edgepack.sources import load_source  # noqa: E402
 from edgepack.validate import load_lite  # noqa: E402
 
 
-def _size(rng: random.Random) -> tuple:
-    """(w, h): long side 32..4000 px (log-uniform, big sizes rare), aspect 1:4..4:1."""
-    long_side = int(math.exp(rng.uniform(math.log(32), math.log(4000))))
+def _size(rng: random.Random, max_side: int = 4000) -> tuple:
+    """(w, h): long side 32..max_side px (log-uniform, big sizes rare), aspect 1:4..4:1."""
+    long_side = int(math.exp(rng.uniform(math.log(32), math.log(max_side))))
     aspect = math.exp(rng.uniform(math.log(0.25), math.log(4.0)))
     w, h = (long_side, max(16, int(long_side / aspect))) if aspect >= 1 else (max(16, int(long_side * aspect)), long_side)
     return w, h
 
 
-def varied_images(count: int, seed: int = 0):
+def varied_images(count: int, seed: int = 0, max_side: int = 4000):
     """(kind, PIL image) pairs; about half are shapes scenes the example model knows."""
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     for i in range(count):
-        w, h = _size(rng)
+        w, h = _size(rng, max_side)
         kind = ["shapes", "shapes", "gradient", "noise", "text"][i % 5]
         if kind == "shapes":
             img = shapes.draw_shape(rng.choice(shapes.CLASSES), rng, (max(w, 32), max(h, 32)))
@@ -70,9 +74,16 @@ def varied_images(count: int, seed: int = 0):
         yield kind, img
 
 
-def measure(ptl_path, cfg: PreprocessConfig, model: torch.nn.Module, images) -> dict:
-    lite = load_lite(ptl_path)
-    ours = torch.jit.script(ImagePreprocess(cfg).eval())
+def measure(ptl_path, cfg: PreprocessConfig, model: torch.nn.Module, images, fmt: str = "ptl") -> dict:
+    if fmt == "pte":
+        from edgepack.formats.pte import DEFAULT_MAX_SIDE, PteModule
+        from edgepack.formats.stock_resize import StockResize
+
+        lite = PteModule(ptl_path)
+        ours = StockResize(cfg, DEFAULT_MAX_SIDE).eval()
+    else:
+        lite = load_lite(ptl_path)
+        ours = torch.jit.script(ImagePreprocess(cfg).eval())
     no_round = torch.jit.script(ImagePreprocess(cfg, uint8_resize=False).eval())
     timm_tf = timm.data.create_transform(**cfg.to_timm_config(), is_training=False)
     means, maxes, means_nr, maxes_nr, agree, by_kind, flips = [], [], [], [], [], {}, []
@@ -116,26 +127,31 @@ def main(argv=None) -> int:
     parser.add_argument("--ckpt", default=str(ROOT / "examples" / "shapes_regnet.ckpt"))
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "parity.md"))
+    parser.add_argument("--format", choices=["ptl", "pte"], default="ptl")
     args = parser.parse_args(argv)
+    max_side = 1920 if args.format == "pte" else 4000
     torch.set_num_threads(1)
     src = load_source(args.ckpt)
     with tempfile.TemporaryDirectory() as tmp:
-        ptl = pathlib.Path(tmp) / "m.ptl"
+        ptl = pathlib.Path(tmp) / f"m.{args.format}"
         build(args.ckpt, BuildOptions(output=str(ptl)), report=lambda m: None)
         rows = {}
         for interpolation in ("bicubic", "bilinear"):
             cfg = PreprocessConfig.from_data_config(src.data_config).with_overrides(interpolation=interpolation)
             if interpolation != PreprocessConfig.from_data_config(src.data_config).interpolation:
-                ptl_i = pathlib.Path(tmp) / f"m_{interpolation}.ptl"
+                ptl_i = pathlib.Path(tmp) / f"m_{interpolation}.{args.format}"
                 build(args.ckpt, BuildOptions(output=str(ptl_i), interpolation=interpolation), report=lambda m: None)
             else:
                 ptl_i = ptl
-            rows[interpolation] = measure(ptl_i, cfg, src.model, varied_images(args.count))
+            rows[interpolation] = measure(ptl_i, cfg, src.model, varied_images(args.count, max_side=max_side),
+                                          args.format)
             print(interpolation, rows[interpolation], flush=True)
-    lines = ["# Preprocessing parity: bundled uint8 path vs timm's PIL eval pipeline", "",
-             f"Command: `.venv/bin/python scripts/measure_parity.py --count {args.count}`  ",
+    fmt_args = f" --format {args.format}" if args.format != "ptl" else ""
+    lines = [f"# Preprocessing parity ({args.format}): bundled uint8 path vs timm's PIL eval pipeline", "",
+             f"Command: `.venv/bin/python scripts/measure_parity.py --count {args.count}{fmt_args}`  ",
              f"Model: `{pathlib.Path(args.ckpt).name}`; {args.count} generated images per row (shapes scenes, gradients, "
-             "noise, text-like edges; 32-4000 px, aspect 1:4-4:1). Differences in normalised units (after mean/std).", "",
+             f"noise, text-like edges; 32-{max_side} px, aspect 1:4-4:1). Differences in normalised units (after mean/std).",
+             "",
              "| interpolation | mean abs diff | max abs diff | mean abs diff, float resize | max, float resize | "
              "top-1 agreement | by kind |",
              "|---|---|---|---|---|---|---|"]

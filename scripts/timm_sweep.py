@@ -1,6 +1,7 @@
 """Build a broad sample of timm classification models and record which ones validate.
 
     .venv/bin/python scripts/timm_sweep.py [--out benchmarks/results/timm_sweep.md] [NAME ...]
+    .venv/bin/python scripts/timm_sweep.py --format pte --out benchmarks/results/timm_sweep_pte.md
 
 Each model is created with `pretrained=False`; its BatchNorm statistics and affine parameters are
 randomised (seeded) and saved as a weights file, because an untrained network's outputs are nearly
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", default=MODELS)
     parser.add_argument("--out", default="benchmarks/results/timm_sweep.md")
+    parser.add_argument("--format", choices=["ptl", "pte"], default="ptl")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
@@ -53,13 +55,17 @@ def main(argv=None) -> int:
         for name in args.models:
             t0 = time.perf_counter()
             weights = pathlib.Path(tmp) / f"{name}.pth"
-            out = pathlib.Path(tmp) / f"{name}.ptl"
+            out = pathlib.Path(tmp) / f"{name}.{args.format}"
             row = {"model": name}
             try:
                 randomized_weights(name, weights)
                 res = build(f"timm:{name}", BuildOptions(output=str(out), weights=str(weights), force=True),
                             report=lambda m: None)
                 v = res.manifest["validation"]
+                opt = res.manifest["optimizer"]
+                if opt.get("delegated_share") is not None:
+                    row["delegated_share"] = opt["delegated_share"]
+                    row["planned_mb"] = round(res.manifest["memory"]["planned_bytes"] / 1e6, 1)
                 row.update(ok=True, optimizer=res.manifest["optimizer"]["path"],
                            dropped=",".join(res.manifest["optimizer"]["dropped"]) or "-",
                            max_rel_err=v["max_rel_err"], top1=v["top1_agreement"], size_mb=round(res.size_bytes / 1e6, 1))
@@ -74,7 +80,7 @@ def main(argv=None) -> int:
             weights.unlink(missing_ok=True)
     ok = sum(r["ok"] for r in rows)
     lines = [
-        "# timm sweep: `edgepack build timm:NAME --weights <BN-randomised>`",
+        f"# timm sweep: `edgepack build timm:NAME --weights <BN-randomised> --format {args.format}`",
         "",
         f"Command: `.venv/bin/python scripts/timm_sweep.py{' ' + ' '.join(argv) if argv else ''}`  ",
         f"torch {torch.__version__}, timm {timm.__version__}, {platform.machine()}, 1 thread. "
@@ -85,7 +91,9 @@ def main(argv=None) -> int:
     ]
     for r in rows:
         if r["ok"]:
-            lines.append(f"| {r['model']} | ok | {r['optimizer']} | {r['dropped']} | {r['max_rel_err']:.1e} | "
+            extra = f" ({r['delegated_share']:.0%} ops delegated, {r['planned_mb']} MB planned)" \
+                if "planned_mb" in r else ""
+            lines.append(f"| {r['model']} | ok | {r['optimizer']}{extra} | {r['dropped']} | {r['max_rel_err']:.1e} | "
                          f"{r['top1']:.3f} | {r['size_mb']} | {r['seconds']} |")
         else:
             lines.append(f"| {r['model']} | **failed**: {r['reason'].replace('|', '/')} | | | | | | {r['seconds']} |")

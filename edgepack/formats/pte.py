@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from .. import manifest as mf
-from ..errors import EdgepackError, ValidationError
+from ..errors import EdgepackError
 from ..export import _first_line
 from ..files import sha256_file
 from ..pipeline import ImagePipeline, TensorPipeline
@@ -344,9 +344,9 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 
 
 def build_pte(source: str, opts, report) -> "BuildResult":
-    from ..package import (BuildResult, _agreement, _judge, _release_freed_memory, _tmp_path, _validation_inputs,
-                           prepare)
-    from ..validate import accuracy, compare, run_all
+    from ..package import (BuildResult, Candidate, _release_freed_memory, _tmp_path, _validation_inputs, prepare,
+                           publish, select_candidate, validation_section)
+    from ..validate import run_all
 
     check_options(opts)
     et_version = _require_executorch()
@@ -407,89 +407,55 @@ def build_pte(source: str, opts, report) -> "BuildResult":
              "executorch": {"version": et_version, "manifest_method": MANIFEST_METHOD},
              "bytecode_version": None, "options": opts.recorded()}
 
-    tmp, final_tmp = _tmp_path(out, "candidate"), _tmp_path(out, "final")
-    failures: List[str] = []
-    chosen = last = None
-    try:
-        levels = [True, False] if opts.optimize in ("auto", "xnnpack") else [False]
-        if opts.optimize == "xnnpack":
-            levels = [True]
-        for delegate in levels:
+    def level(delegate: bool, dropped: List[str]):
+        def run() -> Candidate:
             base = mf.base_manifest(**parts, optimizer=None, memory=None, validation=None)
             reserved = padded_manifest(base)
+            lowered = stages.run("lower", lower, exported, reserved, delegate)
+            lowered.dropped = dropped
+            path = _tmp_path(out, f"candidate{int(delegate)}")
             try:
-                lowered = stages.run("lower", lower, exported, reserved, delegate)
-                if not delegate and levels[0]:
-                    lowered.dropped = ["xnnpack_delegate"]
-                _write_bytes(tmp, lowered.buffer)
-                outputs = stages.run("validate", run_file, tmp, vset.inputs)
-            except EdgepackError:
+                _write_bytes(path, lowered.buffer)
+                outputs = stages.run("validate", run_file, path, vset.inputs)
+            except BaseException:
+                path.unlink(missing_ok=True)
                 raise
-            except Exception as exc:
-                failures.append(f"{'xnnpack' if delegate else 'portable'} lowering failed ({_first_line(exc)})")
-                report(f"  {failures[-1]}; retrying with less optimisation")
-                continue
-            vs_float = compare(float_outputs, outputs)
-            vs_packed = compare(packed_reference, outputs) if opts.quantize else vs_float
-            agreement = _agreement(float_outputs, outputs, vset)
-            reason, retry = _judge(opts, vs_packed, vs_float, agreement)
-            record = (lowered, reserved, vs_float, vs_packed, outputs)
-            if reason is None:
-                chosen = record
-                break
-            failures.append(f"{lowered.backend}: {reason}")
-            last = record
-            if not retry:
-                break
-            report(f"  {lowered.backend}: {reason}; retrying with less optimisation")
-        passed = chosen is not None
-        if not passed:
-            if last is None:
-                raise EdgepackError(f"cannot produce a runnable .pte ({failures[-1]}); nothing written")
-            if not opts.accept_mismatch:
-                raise ValidationError(f"validation failed ({failures[-1]}); "
-                                      "nothing written (--accept-mismatch keeps the file anyway)")
-            chosen = last
-            notes.append("validation FAILED and the file was kept because of --accept-mismatch")
-            report(f"  note: {notes[-1]}")
-        lowered, reserved, vs_float, vs_packed, outputs = chosen
-        if failures and passed:
-            notes.append("optimisation reduced because it changed outputs: " + "; ".join(failures))
-            report(f"  note: {notes[-1]}")
-        validation = dict(vs_float.to_dict(), passed=passed, engine="xnnpack" if opts.quantize else None,
-                          inputs=vset.described, reference="float eager model (same bundled preprocessing)",
-                          runtime=f"executorch {et_version} (Python bindings)",
-                          rtol=None if opts.quantize else opts.rtol)
-        if opts.quantize:
-            validation.update(min_agreement=opts.min_agreement,
-                              judged_top1_agreement=round(_agreement(float_outputs, outputs, vset), 5),
-                              judged_on="--val images" if any(vset.user) else "all inputs",
-                              vs_quantized_eager=vs_packed.to_dict())
-        float_acc = accuracy(float_outputs, vset.targets)
-        if float_acc is not None:
-            file_acc = accuracy(outputs, vset.targets)
-            validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
-                              accuracy_drop=round(float_acc - file_acc, 5))
+            return Candidate(path, lowered.describe(), outputs, {"lowered": lowered, "reserved": reserved})
+        return run
+
+    # Most aggressive first: the network delegated to XNNPACK, then portable kernels only.
+    levels = {"auto": [level(True, []), level(False, ["xnnpack_delegate"])],
+              "xnnpack": [level(True, [])], "none": [level(False, ["xnnpack_delegate"])]}[opts.optimize]
+    final_tmp = _tmp_path(out, "final")
+    sel = None
+    try:
+        sel = select_candidate(levels, opts, vset, float_outputs, packed_reference, report, notes)
+        cand = sel.candidate
+        lowered = cand.info["lowered"]
+        validation = validation_section(opts, sel, float_outputs, vset,
+                                        engine="xnnpack" if opts.quantize else None,
+                                        reference="float eager model (same bundled preprocessing)",
+                                        runtime=f"executorch {et_version} (Python bindings)")
         memory = {"planned_bytes": lowered.planned_bytes, "max_side": max_side if prep.image_input else None,
                   "note": "working memory ExecuTorch plans for the largest accepted input; "
                           "weights and the input frame come on top"}
-        final = mf.base_manifest(**parts, optimizer=lowered.describe(), memory=memory, validation=validation)
+        final = mf.base_manifest(**parts, optimizer=cand.optimizer, memory=memory, validation=validation)
+        reserved = cand.info["reserved"]
         final_text = padded_manifest(final, len(reserved.encode("utf-8")))
         stages.run("write", _write_bytes, final_tmp, replace_manifest(lowered.buffer, reserved, final_text))
-        rerun = run_file(final_tmp, vset.inputs)
-        if not all(torch.equal(a, b) for a, b in zip(rerun, outputs)):
-            raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
-        os.replace(final_tmp, out)
+        publish(final_tmp, out, lambda p: run_file(p, vset.inputs), cand.outputs)
     finally:
-        for path in (tmp, final_tmp):
-            path.unlink(missing_ok=True)
-    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {lowered.backend}, "
-           f"{lowered.describe()['delegated_share']:.0%} of ops delegated, planned memory "
+        final_tmp.unlink(missing_ok=True)
+        if sel is not None:
+            sel.candidate.path.unlink(missing_ok=True)
+    vs_float = sel.vs_float
+    report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {cand.label}, "
+           f"{cand.optimizer['delegated_share']:.0%} of ops delegated, planned memory "
            f"{lowered.planned_bytes / 1e6:.1f} MB, max rel err {vs_float.max_rel_err:.1e}, "
            f"top-1 agreement {vs_float.top1_agreement:.1%})")
     return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
                        bytecode_version=None, manifest=final, timings=stages.timings, notes=notes,
-                       accepted_mismatch=not passed)
+                       accepted_mismatch=not sel.passed)
 
 
 def _write_bytes(path: pathlib.Path, data: bytes) -> None:

@@ -250,6 +250,8 @@ class StockResize(nn.Module):
         # cannot raise from inside the graph either: poison the result with NaN instead of
         # answering wrongly. Callers check the manifest's max_side first (predict, the app).
         too_big = (h > float(self.max_side)) | (w > float(self.max_side))
-        out = out + torch.where(too_big, torch.full_like(h, float("nan")), torch.zeros_like(h)).to(torch.float32)
+        zero = h * 0.0
+        # NaN as 0/0 at run time: a NaN constant in the program breaks ExecuTorch's JSON-based reader.
+        out = out + torch.where(too_big, zero / zero, zero).to(torch.float32)
         # The permuted layout above would otherwise leak out (elementwise ops keep it).
         return out.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
