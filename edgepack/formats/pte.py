@@ -25,6 +25,7 @@ import os
 import pathlib
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
@@ -154,7 +155,19 @@ def _count_ops(program) -> tuple:
     return delegated, dict(portable)
 
 
+def _quiet(fn, *args, **kwargs):
+    """Run an export/lowering step without the FutureWarnings torch 2.12 and ExecuTorch 1.3 print
+    about their own internals (pytree LeafSpec, guard_size_oblivious): nothing a user can act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return fn(*args, **kwargs)
+
+
 def lower(exported, manifest_text: str, delegate: bool) -> Lowered:
+    return _quiet(_lower, exported, manifest_text, delegate)
+
+
+def _lower(exported, manifest_text: str, delegate: bool) -> Lowered:
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
     from executorch.exir.passes import MemoryPlanningPass
@@ -300,7 +313,7 @@ def _export(pipeline: torch.nn.Module, example: torch.Tensor, max_side: int, ima
         dims = None
     try:
         with torch.no_grad():
-            return export(pipeline, (example,), dynamic_shapes=dims)
+            return _quiet(export, pipeline, (example,), dynamic_shapes=dims)
     except Exception as exc:
         raise EdgepackError(f"torch.export cannot capture this network for ExecuTorch ({_first_line(exc)}); "
                             "build a .ptl instead (--format ptl)") from None
@@ -388,7 +401,8 @@ def build_pte(source: str, opts, report) -> "BuildResult":
             # network inputs as StockResize up to rounding, and no memory bound on calibration frames.
             batches = calibration_batches(opts.calib, opts.calib_count, ImagePreprocess(prep.pre_cfg),
                                           opts.max_pixels)
-        network, quant_info = stages.run("quantize", _quantize_pt2e, src.model, opts.quantize, batches, size, report)
+        network, quant_info = stages.run("quantize", _quiet, _quantize_pt2e, src.model, opts.quantize, batches, size,
+                                         report)
     packed_reference = (stages.run("reference", run_all, wrap(network), vset.inputs) if opts.quantize
                         else float_outputs)
     example = vset.inputs[0] if not prep.image_input else torch.zeros(240, 320, 3, dtype=torch.uint8)
