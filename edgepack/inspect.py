@@ -24,6 +24,8 @@ from typing import Dict, List, Optional
 
 from .errors import EdgepackError
 from .manifest import MANIFEST_NAME
+from .runtimes import (MIN_SUPPORTED_BYTECODE, OPERATOR_LIST_RUNTIMES, RUNTIME_MAX_BYTECODE, VERIFIED_RUNTIMES,
+                       runtime_key, runtime_operators)
 
 XNNPACK_PREFIX = "prepacked::"
 QUANTIZED_PREFIXES = ("quantized::", "_quantized::")
@@ -180,6 +182,23 @@ def operator_table(path) -> Dict[str, Optional[int]]:
     return nargs
 
 
+def operator_problems(ptl_path, runtime: str = "2.1") -> Optional[List[str]]:
+    """Operators of `ptl_path` that `runtime` lacks, or calls with more arguments than its schema
+    has (files of bytecode >= 6 record how many each call site passes). [] when all is well,
+    None when the runtime's operator list is not known here."""
+    known = runtime_operators(runtime)
+    if known is None:
+        return None
+    key = runtime_key(runtime)
+    problems = []
+    for op, nargs in sorted(operator_table(ptl_path).items()):
+        if op not in known:
+            problems.append(f"{op} does not exist in torch {key}")
+        elif nargs is not None and nargs > known[op]:
+            problems.append(f"{op} is called with {nargs} arguments, torch {key} takes at most {known[op]}")
+    return problems
+
+
 def root_operators(path) -> List[str]:
     """Sorted root operator names (`aten::conv2d`, `aten::add.Tensor`, ...) a runtime must have."""
     return sorted(operator_table(path))
@@ -196,8 +215,6 @@ def _bytecode_version(path: pathlib.Path) -> int:
 
 def describe(path) -> dict:
     """Everything `edgepack inspect` reports about a `.ptl`, as JSON-ready data."""
-    from .compat import MIN_SUPPORTED_BYTECODE, RUNTIME_ENVS, RUNTIME_MAX_BYTECODE, operator_problems
-
     path = pathlib.Path(path)
     manifest = open_artifact(path)
     names = _zip_names(path)
@@ -220,8 +237,8 @@ def describe(path) -> dict:
         "format": "lite-interpreter (zip/pickle)",
         "bytecode_version": version,
         "runtimes": {rt: MIN_SUPPORTED_BYTECODE <= version <= top for rt, top in RUNTIME_MAX_BYTECODE.items()},
-        # operators the old runtimes lack (from compat/ops-<release>.json; None: list not available)
-        "operator_problems": {rt: operator_problems(path, rt) for rt in RUNTIME_ENVS},
+        # operators the old runtimes lack (from edgepack/data/ops-<release>.json; None: list not available)
+        "operator_problems": {rt: operator_problems(path, rt) for rt in OPERATOR_LIST_RUNTIMES},
         "parameter_bytes": param_bytes,
         "methods": methods,
         "operators": ops,
@@ -241,8 +258,6 @@ def _mb(n: int) -> str:
 def format_description(info: dict) -> str:
     """Human-readable `edgepack inspect` output."""
     m = info.get("manifest") or {}
-    from .compat import VERIFIED_RUNTIMES
-
     ok_runtimes = [rt if rt in VERIFIED_RUNTIMES else f"{rt}?" for rt, ok in info["runtimes"].items() if ok]
     lines = [
         f"{info['file']}",

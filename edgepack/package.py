@@ -558,6 +558,5 @@ def _runtime_problems(path: pathlib.Path, runtime: Optional[str]) -> List[str]:
         return []
     problems = operator_problems(path, runtime)
     if problems is None:
-        raise EdgepackError(f"--runtime {runtime}: no operator list for that runtime here (compat/ops-*.json "
-                            "comes with a source checkout of edgepack)")
+        raise EdgepackError(f"--runtime {runtime}: no operator list for that runtime (edgepack/data/ops-*.json)")
     return problems

@@ -353,3 +353,17 @@ def default_output_name(source: str) -> str:
     return pathlib.Path(source).stem + ".ptl"
 
 
+def export_checkpoint_to_torchscript(checkpoint_path, save_path, model_class=None,
+                                     example_input: Optional[torch.Tensor] = None, method: str = "trace",
+                                     trust_checkpoint: bool = False) -> torch.jit.ScriptModule:
+    """Rebuild the network of a Lightning checkpoint (safely, see `edgepack.checkpoints`) and export it.
+
+    `model_class` may be a LightningModule class or a `"pkg.module:Class"` string; without it the
+    checkpoint's hyper-parameters must name a timm backbone (edgepack or AutoTimm checkpoints).
+    """
+    from .export import export_to_torchscript
+
+    source = from_checkpoint(str(checkpoint_path), model_class=model_class, trust=trust_checkpoint)
+    if example_input is None:
+        example_input = torch.zeros(1, 3, *source.data_config["input_size"][-2:])
+    return export_to_torchscript(source.model, save_path, example_input=example_input, method=method)
