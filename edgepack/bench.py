@@ -496,26 +496,21 @@ def _omp_threads_option(value: str) -> Optional[int]:
 def bench_command(model, threads, runs, warmup, image, channels, omp_threads, omp_wait_policy, engine, timeout,
                   as_json, as_csv):
     """Measure load time, latency percentiles and memory of MODEL.ptl in the lite interpreter."""
-    from .errors import EdgepackError
-
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     counts = parse_threads(threads)
     size = parse_image(image)
     omp = _omp_threads_option(omp_threads)
     policy = None if omp_wait_policy.lower() == "auto" else omp_wait_policy.upper()
-    try:
-        manifest = _check_model(model)
-        results = []
-        for n in counts:
-            if not (as_json or as_csv):
-                click.echo(f"edgepack: benchmarking {model} with {n} thread(s)...", err=True)
-            results.append(bench_file(model, threads=n, runs=runs, warmup=warmup, image=size, channels=int(channels),
-                                      omp_threads=omp, omp_wait_policy=policy, engine=engine, timeout=timeout,
-                                      manifest=manifest))
-    except EdgepackError as exc:
-        click.echo(f"edgepack: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    # An EdgepackError is reported (one line; with --json an error document) by the CLI group.
+    manifest = _check_model(model)
+    results = []
+    for n in counts:
+        if not (as_json or as_csv):
+            click.echo(f"edgepack: benchmarking {model} with {n} thread(s)...", err=True)
+        results.append(bench_file(model, threads=n, runs=runs, warmup=warmup, image=size, channels=int(channels),
+                                  omp_threads=omp, omp_wait_policy=policy, engine=engine, timeout=timeout,
+                                  manifest=manifest))
     if as_json:
         doc = results[0] if len(results) == 1 else results
         click.echo(json.dumps(doc, indent=2, sort_keys=True))

@@ -342,11 +342,7 @@ def check_command(model, runtime, python, as_json):
     """Run MODEL.ptl in an old lite runtime (torch 2.1 = the last Android release) and compare its
     outputs with this torch's lite interpreter. Exit 0 when they match, 1 when they differ or the
     file does not load or run there, 2 for usage errors."""
-    try:
-        report = check_in_runtime(model, runtime=runtime, python=python)
-    except EdgepackError as exc:
-        click.echo(f"edgepack: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    report = check_in_runtime(model, runtime=runtime, python=python)  # EdgepackError: reported by the CLI group
     if as_json:
         click.echo(json.dumps(_jsonable(report), indent=2, sort_keys=True))
     else:

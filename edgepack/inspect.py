@@ -23,6 +23,7 @@ import zipfile
 from typing import Dict, List, Optional
 
 from .errors import EdgepackError
+from .files import check_input_file
 from .manifest import MANIFEST_NAME
 from .runtimes import (MIN_SUPPORTED_BYTECODE, OPERATOR_LIST_RUNTIMES, RUNTIME_MAX_BYTECODE, VERIFIED_RUNTIMES,
                        runtime_key, runtime_operators)
@@ -34,11 +35,7 @@ _PLAIN_OP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*::[A-Za-z0-9_.]+$")
 
 
 def _zip_names(path: pathlib.Path) -> list:
-    if not path.exists():
-        raise EdgepackError(f"{path}: no such file")
-    if path.is_dir():
-        raise EdgepackError(f"{path}: is a directory")
-    if path.stat().st_size == 0:
+    if check_input_file(path, "model").st_size == 0:
         raise EdgepackError(f"{path}: file is empty")
     try:
         with zipfile.ZipFile(path) as zf:

@@ -13,7 +13,7 @@ import torch
 from .errors import EdgepackError
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
-from .preprocess import ImagePreprocess, PreprocessConfig, check_frame_size
+from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
 class Predictor:
@@ -57,7 +57,7 @@ class Predictor:
         return f"class {index}"
 
     def predict_file(self, path, top_k: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
-        image = read_image(path, max_pixels)
+        image = read_image(path, max_pixels, MIN_SIDE, MAX_SIDE)
         check_frame_size(path, image)
         try:
             probs = self.run(image)

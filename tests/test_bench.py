@@ -103,7 +103,7 @@ def test_errors_exit_2_with_one_line(cli, tiny_ptl, tmp_path, kind):
         target, args = tiny_ptl, ["--image", "9000x100"]
     res = cli("bench", target, *args, "--runs", 1, "--json", expect=2)
     line = one_line_error(res)
-    assert res.stdout == ""
+    assert json_out(res) == {"error": line[len("edgepack: error: "):], "exit_code": 2}  # the only stdout
     assert {"missing": "no such file", "text": "not a TorchScript", "dir": "directory",
             "lite_without_manifest": "manifest", "too_big": "accepts sides"}[kind] in line
 

@@ -115,10 +115,12 @@ def _bad_files(tmp_path, built):
 @pytest.mark.parametrize("kind", ["truncated", "junk_bytecode", "other_zip", "empty", "text", "directory", "missing"])
 def test_bad_files_exit_2_with_one_line(cli, built, tmp_path, kind):
     path, words = _bad_files(tmp_path, built)[kind]
-    for args in (("inspect", path), ("inspect", path, "--json")):
-        res = cli(*args, expect=2)
-        assert words in one_line_error(res)
-        assert res.stdout == ""
+    res = cli("inspect", path, expect=2)
+    assert words in one_line_error(res)
+    assert res.stdout == ""
+    res = cli("inspect", path, "--json", expect=2)  # one JSON document: the error
+    assert json_out(res) == {"error": one_line_error(res)[len("edgepack: error: "):], "exit_code": 2}
+    assert words in json_out(res)["error"]
 
 
 def test_write_ops_yaml(built, tmp_path):

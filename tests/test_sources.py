@@ -75,7 +75,7 @@ def test_wrong_architecture_and_num_classes(cli, timm_net, tmp_path):
     res = cli("build", path, "--arch", "mobilenetv3_small_050", "-o", tmp_path / "x.ptl", expect=2)
     assert "does not fit the architecture" in one_line_error(res)
     res = cli("build", path, "--arch", TINY_ARCH, "--num-classes", "3", "-o", tmp_path / "x.ptl", expect=2)
-    assert "wrong --arch or --num-classes" in one_line_error(res)
+    assert "--num-classes 3 disagrees with" in one_line_error(res) and "has 7 classes" in one_line_error(res)
 
 
 def test_checkpoint_without_backbone_needs_model_class(tmp_path, cli):
@@ -117,6 +117,9 @@ def test_model_class_source(tmp_path, cli, monkeypatch):
     assert (tmp_path / "s.ptl").exists(), res.stderr
     res = cli("build", ckpt, "--model-class", "mypkg.nets:Nope", "-o", tmp_path / "t.ptl", expect=2)
     assert "not an nn.Module class" in one_line_error(res)
+    res = cli("build", ckpt, "--model-class", "mypkg.nets:SmallNet", "--num-classes", "5", "-o", tmp_path / "t.ptl",
+              expect=2)
+    assert "--num-classes 5 disagrees with" in one_line_error(res) and "outputs 3 classes" in one_line_error(res)
 
 
 # --- Python API kept from the original feature ---------------------------------------------
