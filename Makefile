@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 FALLBACK_VENV ?= .venv-fallback
 COMPAT_VENV ?= .venv-compat
+WHEEL_VENV ?= .venv-wheel
+WHEEL_DIR ?= build/wheel
 PY := $(VENV)/bin/python
 # CI's disk is small: three torch installs are several GB each, and pip's wheel cache would keep a
 # second copy of every CUDA wheel it downloads. Nothing here runs on a GPU, so also drop triton
@@ -10,7 +12,7 @@ PY := $(VENV)/bin/python
 PIP_INSTALL = install -q --no-cache-dir
 PURELIB = -c 'import sysconfig; print(sysconfig.get_path("purelib"))'
 
-.PHONY: setup setup-fallback setup-compat setup-bench demo test test-unit test-fallback test-compat test-android bench clean
+.PHONY: setup setup-fallback setup-compat setup-bench demo test test-unit test-fallback test-compat test-wheel test-android bench clean
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt benchmarks/requirements.txt pyproject.toml
@@ -56,7 +58,7 @@ demo: setup
 	$(VENV)/bin/edgepack inspect out/shapes_regnet.pte
 	$(VENV)/bin/edgepack bench out/shapes_regnet.ptl out/shapes_regnet.pte --threads 1
 
-test: test-unit test-fallback test-compat test-android
+test: test-unit test-fallback test-compat test-wheel test-android
 
 test-unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -67,6 +69,19 @@ test-fallback: setup-fallback
 test-compat: setup setup-compat
 	$(PY) -m pytest -q -p no:cacheprovider -m compat tests
 
+# What `pip install .` gives a user must carry everything the commands read (the old runtimes'
+# operator lists, the script `check` runs in torch 2.1). Build the wheel, install it into a clean
+# environment that reads torch, timm & co from $(VENV) through a .pth file (as setup-fallback
+# does: a few MB instead of a second 4 GB copy), and run `build --runtime 2.1` and `check` with it
+# from outside the source tree.
+test-wheel: setup setup-compat
+	rm -rf build/lib $(WHEEL_DIR) $(WHEEL_VENV)
+	$(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(WHEEL_DIR) .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(PY) $(PURELIB) > "$$($(WHEEL_VENV)/bin/python $(PURELIB))/edgepack-main-venv.pth"
+	$(WHEEL_VENV)/bin/pip $(PIP_INSTALL) --no-deps $(WHEEL_DIR)/edgepack-*.whl
+	bash scripts/wheel_smoke.sh $(WHEEL_VENV)/bin $(COMPAT_VENV)/bin/python
+
 test-android:
 	bash android_demo/run_jvm_tests.sh
 
@@ -75,4 +90,4 @@ bench: setup-bench
 	$(PY) benchmarks/run_benchmarks.py
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache $(WHEEL_DIR) $(WHEEL_VENV)

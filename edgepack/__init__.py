@@ -25,7 +25,7 @@ _API = {
     "BuildResult": "package",
     "export_to_torchscript": "export",
     "load_torchscript": "export",
-    "export_checkpoint_to_torchscript": "export",
+    "export_checkpoint_to_torchscript": "sources",
     "validate_torchscript_export": "export",
 }
 

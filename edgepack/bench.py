@@ -567,29 +567,24 @@ def bench_command(models, threads, runs, warmup, image, channels, omp_threads, o
     """Measure load time, latency percentiles and memory of MODELS (.ptl in the lite interpreter, .pte in
     ExecuTorch), each configuration in a fresh process, one after the other; several files are
     reported side by side."""
-    from .errors import EdgepackError
-
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     counts = parse_threads(threads)
     size = parse_image(image)
     omp = _omp_threads_option(omp_threads)
     policy = None if omp_wait_policy.lower() == "auto" else omp_wait_policy.upper()
-    try:
-        manifests = [_check_model(model) for model in models]  # every file checked before any run
-        results = []
-        for model, manifest in zip(models, manifests):
-            for n in counts:
-                if not (as_json or as_csv):
-                    click.echo(f"edgepack: benchmarking {model} with {n} thread(s)...", err=True)
-                result = bench_file(model, threads=n, runs=runs, warmup=warmup, image=size, channels=int(channels),
-                                    omp_threads=omp, omp_wait_policy=policy, engine=engine, timeout=timeout,
-                                    manifest=manifest)
-                result["model_path"] = str(model)
-                results.append(result)
-    except EdgepackError as exc:
-        click.echo(f"edgepack: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    # An EdgepackError is reported (one line; with --json an error document) by the CLI group.
+    manifests = [_check_model(model) for model in models]  # every file checked before any run
+    results = []
+    for model, manifest in zip(models, manifests):
+        for n in counts:
+            if not (as_json or as_csv):
+                click.echo(f"edgepack: benchmarking {model} with {n} thread(s)...", err=True)
+            result = bench_file(model, threads=n, runs=runs, warmup=warmup, image=size, channels=int(channels),
+                                omp_threads=omp, omp_wait_policy=policy, engine=engine, timeout=timeout,
+                                manifest=manifest)
+            result["model_path"] = str(model)
+            results.append(result)
     if as_json:
         doc = results[0] if len(results) == 1 else results
         click.echo(json.dumps(doc, indent=2, sort_keys=True))

@@ -30,6 +30,7 @@ from typing import Any, List
 import torch
 
 from .errors import EdgepackError, UntrustedCheckpointError
+from .files import check_input_file
 
 TRUST_HINT = "pass --trust-checkpoint only if you trust whoever made the file"
 
@@ -114,11 +115,7 @@ class LoadedCheckpoint:
 
 def _check_container(path: pathlib.Path) -> None:
     """Give a precise reason for files torch.load would reject obscurely."""
-    if not path.exists():
-        raise EdgepackError(f"{path}: no such file")
-    if path.is_dir():
-        raise EdgepackError(f"{path}: is a directory, expected a checkpoint file")
-    size = path.stat().st_size
+    size = check_input_file(path, "checkpoint").st_size
     if size == 0:
         raise EdgepackError(f"{path}: file is empty")
     with open(path, "rb") as f:

@@ -1,23 +1,88 @@
 """The `edgepack` command line: a thin Click layer over the library functions.
 
 Exit codes (DESIGN.md): 0 success, 1 validation failed (nothing written), 2 usage or input error
-with a one-line reason, 3 internal error (a bug), 130 interrupted. `--json` prints exactly one JSON document on stdout; progress goes to
-stderr.
+with a one-line reason, 3 internal error (a bug), 130 interrupted. Every failure, Click's usage
+errors included, is reported as one line `edgepack: error: ...` on stderr (a crash adds its
+traceback above that line). `--json` prints exactly one JSON document on stdout, also on failure:
+`{"error": "...", "exit_code": N}` when the command could not produce its own report; progress goes
+to stderr.
+
+All of this is handled in `EdgepackGroup.main`, so it holds however the group is invoked: the
+console script, `python -m edgepack`, and Click's test runner alike.
 """
 from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+import traceback
+from typing import Optional, Sequence
 
 import click
 
 from .errors import EdgepackError
 
+JSON_FLAG = "--json"
 
-def _fail(exc: EdgepackError) -> None:
-    click.echo(f"edgepack: error: {exc}", err=True)
-    sys.exit(exc.exit_code)
+
+def _wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON output (`--json` before any `--` separator)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == JSON_FLAG:
+            return True
+    return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _report_error(message: str, exit_code: int, as_json: bool) -> None:
+    """The one-line error on stderr, and with --json the error document on stdout."""
+    message = _one_line(message) or "unknown error"
+    click.echo(f"edgepack: error: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": exit_code}, sort_keys=True))
+
+
+class EdgepackGroup(click.Group):
+    """Click group whose `main` turns every outcome into edgepack's exit codes and messages."""
+
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
+             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        as_json = _wants_json(args)
+        try:
+            code = super().main(args=args, prog_name=prog_name or "edgepack", complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a bare `edgepack`: its help, as asked
+            click.echo(exc.format_message())
+            code = 0
+        except (KeyboardInterrupt, click.exceptions.Abort):  # 130, not 1 ("validation failed")
+            click.echo("edgepack: interrupted", err=True)
+            if as_json:
+                click.echo(json.dumps({"error": "interrupted", "exit_code": 130}, sort_keys=True))
+            code = 130
+        except click.ClickException as exc:  # usage errors: one line, with where to read more
+            message = exc.format_message()
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                message += f" (see '{ctx.command_path} --help')"
+            _report_error(message, 2, as_json)
+            code = 2
+        except EdgepackError as exc:
+            _report_error(str(exc), exc.exit_code, as_json)
+            code = exc.exit_code
+        except Exception as exc:  # a real crash: keep the traceback; not 1 ("validation failed") or 2
+            traceback.print_exc()
+            _report_error(f"internal error, a bug: please report it with the traceback above "
+                          f"({type(exc).__name__}: {_one_line(exc)[:200]})", 3, as_json)
+            code = 3
+        code = code if isinstance(code, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
 
 
 def _floats(value: Optional[str], name: str, count: int = 3):
@@ -48,7 +113,7 @@ def _print_json(doc) -> None:
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=EdgepackGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgepack")
 def main():
     """Package trained image classifiers into validated PyTorch Lite-interpreter (.ptl) files."""
@@ -68,8 +133,8 @@ def main():
 @click.option("--method", type=click.Choice(["trace", "script"]), default="trace", show_default=True,
               help="How the network becomes TorchScript (preprocessing is always scripted).")
 @click.option("--input", "input_kind", type=click.Choice(["rgb", "rgba", "float"]), default="rgb", show_default=True,
-              help="rgb/rgba: uint8 [H,W,3|4] frame in, preprocessing bundled (both accept 3 or 4 channels); "
-                   "float: normalised [N,3,S,S] in.")
+              help="rgb: uint8 [H,W,3] RGB or [H,W,4] RGBA frame in (alpha ignored), preprocessing bundled; rgba is "
+                   "an alias of rgb (same file). float: normalised [N,3,S,S] in.")
 @click.option("--output-kind", "--output-type", "output_kind", type=click.Choice(["probabilities", "logits"]),
               default="probabilities", show_default=True, help="Softmax/sigmoid inside the file, or raw logits.")
 @click.option("--image-size", help="Network input size: N or HxW (default: the model's data config).")
@@ -114,33 +179,25 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
     """Build a validated .ptl or .pte from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
     from .package import BuildOptions, build as build_ptl
 
-    try:
-        if runtime is not None:
-            from .compat import max_bytecode_for_runtime
+    opts = BuildOptions(
+        output=output, force=force, weights=weights, arch=arch, num_classes=num_classes,
+        model_class=model_class, trust_checkpoint=trust_checkpoint, labels_file=labels_file, method=method,
+        input=input_kind, output_kind=output_kind, image_size=_image_size(image_size),
+        interpolation=interpolation, crop_pct=crop_pct, crop_mode=crop_mode, mean=_floats(mean, "--mean"),
+        std=_floats(std, "--std"), channels_last=channels_last, quantize=quantize, calib=calib,
+        calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
+        bytecode_version=bytecode_version, runtime=runtime, val=val, val_count=val_count, rtol=rtol,
+        min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
+        format=fmt, max_side=max_side,
+    )
+    if ops_yaml and (fmt == "pte" or (output or "").lower().endswith(".pte")):
+        raise EdgepackError("--ops-yaml lists TorchScript operators for a selective lite build; "
+                            "edgepack inspect FILE.pte --json lists a .pte's operators")
+    result = build_ptl(source, opts)  # EdgepackError: reported by EdgepackGroup.main
+    if ops_yaml:
+        from .inspect import write_ops_yaml
 
-            limit = max_bytecode_for_runtime(runtime)
-            bytecode_version = min(bytecode_version or limit, limit)
-        opts = BuildOptions(
-            output=output, force=force, weights=weights, arch=arch, num_classes=num_classes,
-            model_class=model_class, trust_checkpoint=trust_checkpoint, labels_file=labels_file, method=method,
-            input=input_kind, output_kind=output_kind, image_size=_image_size(image_size),
-            interpolation=interpolation, crop_pct=crop_pct, crop_mode=crop_mode, mean=_floats(mean, "--mean"),
-            std=_floats(std, "--std"), channels_last=channels_last, quantize=quantize, calib=calib,
-            calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
-            bytecode_version=bytecode_version, runtime=runtime, val=val, val_count=val_count, rtol=rtol,
-            min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
-            format=fmt, max_side=max_side,
-        )
-        if ops_yaml and (fmt == "pte" or (output or "").lower().endswith(".pte")):
-            raise EdgepackError("--ops-yaml lists TorchScript operators for a selective lite build; "
-                                "edgepack inspect FILE.pte --json lists a .pte's operators")
-        result = build_ptl(source, opts)
-        if ops_yaml:
-            from .inspect import write_ops_yaml
-
-            write_ops_yaml(result.output, ops_yaml)
-    except EdgepackError as exc:
-        _fail(exc)
+        write_ops_yaml(result.output, ops_yaml)
     if as_json:
         _print_json(result.to_json())
     else:
@@ -159,10 +216,7 @@ def predict(model, images, top_k, max_pixels, as_json):
     """Run IMAGES through MODEL.ptl with the lite interpreter and print the top-k labels."""
     from .predict import Predictor
 
-    try:
-        predictor = Predictor(model)
-    except EdgepackError as exc:
-        _fail(exc)
+    predictor = Predictor(model)
     results, failed = [], 0
     for path in images:
         try:
@@ -191,10 +245,7 @@ def inspect(model, as_json):
     """Show a .ptl's manifest, bytecode version, operators and size."""
     from .inspect import describe, format_description
 
-    try:
-        info = describe(model)
-    except EdgepackError as exc:
-        _fail(exc)
+    info = describe(model)
     if as_json:
         _print_json(info)
     else:
@@ -212,24 +263,10 @@ def _register_optional_commands() -> None:
 
 _register_optional_commands()
 
-def run() -> None:
-    """Console entry point: Click's parsing, plus exit 130 and one line on Ctrl-C (not 1, which
-    means 'validation failed')."""
-    try:
-        code = main.main(standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("edgepack: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except Exception:  # a real crash: keep the traceback, and not exit 1 ("validation failed") or 2
-        import traceback
 
-        traceback.print_exc()
-        click.echo("edgepack: internal error (a bug: please report it with the traceback above)", err=True)
-        sys.exit(3)
-    sys.exit(code if isinstance(code, int) else 0)
+def run() -> None:
+    """Console entry point (`edgepack`, `python -m edgepack`); see `EdgepackGroup.main`."""
+    main.main()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,8 +18,9 @@ Source of the table (docs/compat.md has the details):
   71662, v9 PR 75201). Since torch 2.12.1 writes 8, rows of 8 or more give the same file anyway.
 
 `check_in_runtime` runs a file in the real old interpreter: it needs the torch 2.1.0 environment
-(`make setup-compat` creates `.venv-compat` from `compat/requirements.txt`) and runs
-`compat/run_in_old_runtime.py` there in a subprocess.
+(`make setup-compat` creates `.venv-compat` from `compat/requirements.txt`; an installed edgepack
+takes `--python`/`EDGEPACK_COMPAT_PYTHON`) and runs `edgepack/data/run_in_old_runtime.py` (package
+data) there in a subprocess. The runtime table itself is in `edgepack.runtimes`.
 """
 from __future__ import annotations
 
@@ -35,26 +36,18 @@ from typing import List, Optional, Sequence
 
 from .errors import EdgepackError
 
-# release -> kMaxSupportedBytecodeVersion of its lite interpreter (see the module docstring for
-# which rows were measured and which are unverified).
-RUNTIME_MAX_BYTECODE = {
-    "1.9": 6,
-    "1.10": 7,
-    "1.11": 8,
-    "1.12": 8,
-    "1.13": 8,
-    "2.0": 9,
-    "2.1": 9,
-}
-VERIFIED_RUNTIMES = ("2.1",)  # rows measured by loading files in that torch
-MIN_SUPPORTED_BYTECODE = 4  # kMinSupportedBytecodeVersion: every release since 1.9 reads 4 and up
-MIN_BACKPORT_VERSION = 4
+# The runtime table and operator lists live in `runtimes` (no imports of their own), so that
+# `inspect` can use them without importing this module, which imports `inspect`.
+from .runtimes import (MIN_BACKPORT_VERSION, MIN_SUPPORTED_BYTECODE, RUNTIME_MAX_BYTECODE,  # noqa: E402,F401
+                       VERIFIED_RUNTIMES, max_bytecode_for_runtime, runtime_key as _runtime_key,
+                       runtime_operators)
 
 # Old runtimes that can really be run here: release -> virtual environment (repo-relative).
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]  # a source checkout: the Makefile lives here
 RUNTIME_ENVS = {"2.1": ".venv-compat"}
 SETUP_COMMAND = "make setup-compat"
-RUNNER = REPO_ROOT / "compat" / "run_in_old_runtime.py"
+# Package data (edgepack/data/, in the wheel too): runs inside the old torch, standard library only.
+RUNNER = pathlib.Path(__file__).resolve().parent / "data" / "run_in_old_runtime.py"
 PYTHON_ENV_VAR = "EDGEPACK_COMPAT_PYTHON"
 
 # Pass criteria for the old runtime's outputs against the current torch's lite interpreter.
@@ -87,18 +80,6 @@ def bytecode_version(path) -> int:
     return int(_get_model_bytecode_version(str(path)))
 
 
-def _runtime_key(runtime: str) -> str:
-    return ".".join(str(runtime).split(".")[:2])
-
-
-def max_bytecode_for_runtime(runtime: str) -> int:
-    key = _runtime_key(runtime)
-    if key not in RUNTIME_MAX_BYTECODE:
-        known = ", ".join(RUNTIME_MAX_BYTECODE)
-        raise EdgepackError(f"unknown lite runtime '{runtime}' (known: {known})")
-    return RUNTIME_MAX_BYTECODE[key]
-
-
 def backport_in_place(path: pathlib.Path, version: int) -> None:
     """Rewrite `path` at bytecode `version` (no-op when it already is at or below it)."""
     from torch.jit.mobile import _backport_for_mobile
@@ -120,35 +101,11 @@ def backport_in_place(path: pathlib.Path, version: int) -> None:
 
 # --- operators a runtime has (no old torch needed) ----------------------------------------------
 
-def runtime_operators(runtime: str = "2.1") -> Optional[dict]:
-    """{`aten::name.overload`: number of schema arguments} of an old torch, or None when unknown.
-
-    compat/ops-<release>.json is written in that torch by `compat/run_in_old_runtime.py --dump-ops`
-    (every operator schema it registers; the Android lite build of the same release registers the
-    same schemas, bar backend-specific ones that a phone would not run anyway)."""
-    path = REPO_ROOT / "compat" / f"ops-{_runtime_key(runtime)}.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())["ops"]
-
-
 def operator_problems(ptl_path, runtime: str = "2.1") -> Optional[List[str]]:
-    """Operators of `ptl_path` that `runtime` lacks, or calls with more arguments than its schema
-    has (files of bytecode >= 6 record how many each call site passes). [] when all is well,
-    None when the runtime's operator list is not known here."""
-    from .inspect import operator_table
+    """See `edgepack.inspect.operator_problems` (kept here, where it used to live)."""
+    from .inspect import operator_problems as problems
 
-    known = runtime_operators(runtime)
-    if known is None:
-        return None
-    key = _runtime_key(runtime)
-    problems = []
-    for op, nargs in sorted(operator_table(ptl_path).items()):
-        if op not in known:
-            problems.append(f"{op} does not exist in torch {key}")
-        elif nargs is not None and nargs > known[op]:
-            problems.append(f"{op} is called with {nargs} arguments, torch {key} takes at most {known[op]}")
-    return problems
+    return problems(ptl_path, runtime)
 
 
 # --- running a file in an old runtime ------------------------------------------------------------
@@ -161,12 +118,17 @@ def runtime_python(runtime: str = "2.1", python: Optional[str] = None) -> pathli
     chosen = python or os.environ.get(PYTHON_ENV_VAR)
     exe = pathlib.Path(chosen) if chosen else REPO_ROOT / RUNTIME_ENVS[key] / "bin" / "python"
     if not exe.exists():
-        how = (f"run '{SETUP_COMMAND}' in {REPO_ROOT}" if not chosen
-               else f"{exe} does not exist (from --python/{PYTHON_ENV_VAR})")
-        raise EdgepackError(f"the torch {key} runtime environment is missing: {how} "
-                            f"(creates {RUNTIME_ENVS[key]} from compat/requirements.txt)")
+        if chosen:
+            how = f"{exe} does not exist (from --python/{PYTHON_ENV_VAR})"
+        elif (REPO_ROOT / "Makefile").exists():  # a source checkout
+            how = (f"run '{SETUP_COMMAND}' in {REPO_ROOT} "
+                   f"(creates {RUNTIME_ENVS[key]} from compat/requirements.txt)")
+        else:  # an installed package: there is no Makefile to run
+            how = (f"pass --python PATH or set {PYTHON_ENV_VAR} to the python of an environment with "
+                   f"torch=={key}.0 and numpy<2 installed")
+        raise EdgepackError(f"the torch {key} runtime environment is missing: {how}")
     if not RUNNER.exists():
-        raise EdgepackError(f"{RUNNER} is missing: old-runtime checks run from an edgepack source checkout")
+        raise EdgepackError(f"{RUNNER} is missing: this edgepack installation is incomplete (reinstall it)")
     return exe
 
 
@@ -380,11 +342,7 @@ def check_command(model, runtime, python, as_json):
     """Run MODEL.ptl in an old lite runtime (torch 2.1 = the last Android release) and compare its
     outputs with this torch's lite interpreter. Exit 0 when they match, 1 when they differ or the
     file does not load or run there, 2 for usage errors."""
-    try:
-        report = check_in_runtime(model, runtime=runtime, python=python)
-    except EdgepackError as exc:
-        click.echo(f"edgepack: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    report = check_in_runtime(model, runtime=runtime, python=python)  # EdgepackError: reported by the CLI group
     if as_json:
         click.echo(json.dumps(_jsonable(report), indent=2, sort_keys=True))
     else:

@@ -1,5 +1,8 @@
 """TorchScript export of a network, and the Python API kept from the original AutoTimm feature.
 
+(`export_checkpoint_to_torchscript`, which first rebuilds the network of a checkpoint, lives in
+`sources`: this module imports nothing of edgepack's but `errors`, so `models` can use it.)
+
 `script_or_trace` is the one place a network becomes TorchScript; `edgepack build` and the API
 functions below both go through it. It puts the module in eval mode under `no_grad`, restores
 the mode afterwards (also on failure), never reads Lightning's `.trainer` and never swaps the
@@ -138,23 +141,6 @@ def validate_torchscript_export(original: nn.Module, exported, example_input: to
     )
 
 
-def export_checkpoint_to_torchscript(checkpoint_path, save_path, model_class=None,
-                                     example_input: Optional[torch.Tensor] = None, method: str = "trace",
-                                     trust_checkpoint: bool = False) -> torch.jit.ScriptModule:
-    """Rebuild the network of a Lightning checkpoint (safely, see `edgepack.checkpoints`) and export it.
-
-    `model_class` may be a LightningModule class or a `"pkg.module:Class"` string; without it the
-    checkpoint's hyper-parameters must name a timm backbone (edgepack or AutoTimm checkpoints).
-    """
-    from .sources import from_checkpoint
-
-    source = from_checkpoint(str(checkpoint_path), model_class=model_class, trust=trust_checkpoint)
-    if example_input is None:
-        example_input = torch.zeros(1, 3, *source.data_config["input_size"][-2:])
-    return export_to_torchscript(source.model, save_path, example_input=example_input, method=method)
-
-
 __all__: Sequence[str] = [
-    "export_to_torchscript", "load_torchscript", "validate_torchscript_export", "export_checkpoint_to_torchscript",
-    "script_or_trace",
+    "export_to_torchscript", "load_torchscript", "validate_torchscript_export", "script_or_trace",
 ]

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
+
+from .errors import EdgepackError
 
 
 def sha256_file(path) -> str:
@@ -11,3 +15,35 @@ def sha256_file(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def check_input_file(path, what: str = "file") -> os.stat_result:
+    """Refuse, with one line, an input that cannot be read as a regular file.
+
+    Missing paths and folders get their usual messages; FIFOs, sockets and devices are refused
+    before anything opens them (opening a FIFO blocks until a writer appears, and a device may
+    never end); a file without read permission says so instead of surfacing as a traceback or
+    as a misleading "corrupt file". Returns the file's stat.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise EdgepackError(f"{path}: no such file") from None
+    except NotADirectoryError:
+        raise EdgepackError(f"{path}: no such file (a parent is not a folder)") from None
+    except OSError as exc:
+        raise EdgepackError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise EdgepackError(f"{path}: is a directory, expected a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a plain file")
+        raise EdgepackError(f"{path}: is {kind}, expected a regular {what} file")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise EdgepackError(f"{path}: cannot read the {what}: permission denied") from None
+    except OSError as exc:
+        raise EdgepackError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    return st

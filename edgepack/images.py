@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import struct
 import warnings
+from typing import Optional
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import EdgepackError
+from .files import check_input_file
 
 DEFAULT_MAX_PIXELS = 64_000_000  # ~8000x8000; above that, decoding alone needs GBs
 
 
-def open_rgb(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Open, bound-check, orient and convert an image file to an 8-bit RGB PIL image."""
+def open_rgb(path, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: Optional[int] = None,
+             max_side: Optional[int] = None) -> Image.Image:
+    """Open, bound-check, orient and convert an image file to an 8-bit RGB PIL image.
+
+    The pixel limit and the per-side limits are checked against the size in the file's header,
+    before anything is decoded: a 20000x20000 PNG is refused in milliseconds, not after seconds and
+    gigabytes of decoding. Only regular files are opened (a FIFO would block).
+    """
+    check_input_file(path, "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -30,6 +39,9 @@ def open_rgb(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
                     w, h = img.size
                     if w * h > max_pixels:
                         raise EdgepackError(f"{path}: {w}x{h} image exceeds the pixel limit {max_pixels} (--max-pixels)")
+                    if (max_side is not None and max(w, h) > max_side) or (min_side is not None and min(w, h) < min_side):
+                        raise EdgepackError(f"{path}: {w}x{h} image is outside the {min_side or 1}..{max_side or 'any'} "
+                                            "px per side that the bundled preprocessing accepts")
                     img = ImageOps.exif_transpose(img)
                     img.load()
                     return _to_rgb(img)
@@ -41,6 +53,8 @@ def open_rgb(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         raise EdgepackError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise EdgepackError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise EdgepackError(f"{path}: cannot read the image: permission denied") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise EdgepackError(f"{path}: image exceeds the pixel limit {max_pixels} (--max-pixels)") from None
     except UnidentifiedImageError:
@@ -72,5 +86,6 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
 
 
-def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
-    return to_tensor(open_rgb(path, max_pixels))
+def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: Optional[int] = None,
+               max_side: Optional[int] = None) -> torch.Tensor:
+    return to_tensor(open_rgb(path, max_pixels, min_side, max_side))

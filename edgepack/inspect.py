@@ -23,7 +23,10 @@ import zipfile
 from typing import Dict, List, Optional
 
 from .errors import EdgepackError
+from .files import check_input_file
 from .manifest import MANIFEST_NAME
+from .runtimes import (MIN_SUPPORTED_BYTECODE, OPERATOR_LIST_RUNTIMES, RUNTIME_MAX_BYTECODE, VERIFIED_RUNTIMES,
+                       runtime_key, runtime_operators)
 
 XNNPACK_PREFIX = "prepacked::"
 QUANTIZED_PREFIXES = ("quantized::", "_quantized::")
@@ -32,11 +35,7 @@ _PLAIN_OP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*::[A-Za-z0-9_.]+$")
 
 
 def _zip_names(path: pathlib.Path) -> list:
-    if not path.exists():
-        raise EdgepackError(f"{path}: no such file")
-    if path.is_dir():
-        raise EdgepackError(f"{path}: is a directory")
-    if path.stat().st_size == 0:
+    if check_input_file(path, "model").st_size == 0:
         raise EdgepackError(f"{path}: file is empty")
     try:
         with zipfile.ZipFile(path) as zf:
@@ -180,6 +179,23 @@ def operator_table(path) -> Dict[str, Optional[int]]:
     return nargs
 
 
+def operator_problems(ptl_path, runtime: str = "2.1") -> Optional[List[str]]:
+    """Operators of `ptl_path` that `runtime` lacks, or calls with more arguments than its schema
+    has (files of bytecode >= 6 record how many each call site passes). [] when all is well,
+    None when the runtime's operator list is not known here."""
+    known = runtime_operators(runtime)
+    if known is None:
+        return None
+    key = runtime_key(runtime)
+    problems = []
+    for op, nargs in sorted(operator_table(ptl_path).items()):
+        if op not in known:
+            problems.append(f"{op} does not exist in torch {key}")
+        elif nargs is not None and nargs > known[op]:
+            problems.append(f"{op} is called with {nargs} arguments, torch {key} takes at most {known[op]}")
+    return problems
+
+
 def root_operators(path) -> List[str]:
     """Sorted root operator names (`aten::conv2d`, `aten::add.Tensor`, ...) a runtime must have."""
     return sorted(operator_table(path))
@@ -206,8 +222,6 @@ def describe(path) -> dict:
 
 
 def describe_ptl(path) -> dict:
-    from .compat import MIN_SUPPORTED_BYTECODE, RUNTIME_ENVS, RUNTIME_MAX_BYTECODE, operator_problems
-
     path = pathlib.Path(path)
     manifest = open_artifact(path)
     names = _zip_names(path)
@@ -230,8 +244,8 @@ def describe_ptl(path) -> dict:
         "format": "lite-interpreter (zip/pickle)",
         "bytecode_version": version,
         "runtimes": {rt: MIN_SUPPORTED_BYTECODE <= version <= top for rt, top in RUNTIME_MAX_BYTECODE.items()},
-        # operators the old runtimes lack (from compat/ops-<release>.json; None: list not available)
-        "operator_problems": {rt: operator_problems(path, rt) for rt in RUNTIME_ENVS},
+        # operators the old runtimes lack (from edgepack/data/ops-<release>.json; None: list not available)
+        "operator_problems": {rt: operator_problems(path, rt) for rt in OPERATOR_LIST_RUNTIMES},
         "parameter_bytes": param_bytes,
         "methods": methods,
         "operators": ops,
@@ -293,8 +307,6 @@ def format_description(info: dict) -> str:
 
         return format_pte(info)
     m = info.get("manifest") or {}
-    from .compat import VERIFIED_RUNTIMES
-
     ok_runtimes = [rt if rt in VERIFIED_RUNTIMES else f"{rt}?" for rt, ok in info["runtimes"].items() if ok]
     lines = [
         f"{info['file']}",

@@ -52,15 +52,27 @@ def default_data_config(backbone: str, image_size: Optional[int] = None) -> dict
     return plain_data_config(cfg)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def plain_data_config(cfg: dict) -> dict:
-    """Keep only the eval-transform keys, as lists/floats/strings (pickle- and JSON-safe)."""
+    """Keep only the eval-transform keys, as lists/floats/strings (pickle- and JSON-safe).
+
+    Values that are not what the key needs (a string size, a NaN crop_pct, ...) are kept as they
+    are, not coerced: `edgepack.preprocess.resolve_config` refuses them with the field's name
+    (checkpoints are untrusted input; a coercion here would either crash or hide the problem).
+    """
     out = {}
     for key in ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode"):
         if key in cfg and cfg[key] is not None:
             value = cfg[key]
             if isinstance(value, (tuple, list)):
-                value = [float(v) if key in ("mean", "std") else int(v) for v in value]
-            elif key == "crop_pct":
+                if key in ("mean", "std"):
+                    value = [float(v) if _is_number(v) else v for v in value]
+                else:
+                    value = [int(v) if _is_number(v) and float(v).is_integer() else v for v in value]
+            elif key == "crop_pct" and _is_number(value):
                 value = float(value)
             out[key] = value
     out.setdefault("crop_mode", "center")

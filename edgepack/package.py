@@ -8,6 +8,7 @@ Nothing appears at the output path unless validation passed (or the user accepte
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import glob
 import os
@@ -21,14 +22,16 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from . import manifest as mf
-from .compat import backport_in_place, bytecode_version, operator_problems
+from .compat import (MIN_BACKPORT_VERSION, backport_in_place, bytecode_version, max_bytecode_for_runtime,
+                     operator_problems)
 from .errors import EdgepackError, ValidationError
 from .export import _first_line, script_or_trace
-from .files import sha256_file
+from .files import check_input_file, sha256_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
 from .pipeline import ImagePipeline, TensorPipeline
-from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
+from .runtimes import OPERATOR_LIST_RUNTIMES, runtime_operators
+from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size, resolve_config
 from .sources import ModelSource, default_output_name, load_source
 from .validate import Comparison, accuracy, compare, list_images, load_lite, run_all, synthetic_images
 
@@ -86,6 +89,9 @@ class BuildOptions:
         keep = ("method", "input", "output_kind", "quantize", "target", "optimize", "bytecode_version", "runtime", "rtol",
                 "min_agreement", "calib_count", "val_count", "channels_last", "num_classes", "arch", "format", "max_side")
         out = {k: getattr(self, k) for k in keep}
+        # "rgba" is an alias of "rgb": both bundle the same preprocessing, which takes [H, W, 3] and
+        # [H, W, 4] frames alike, so both must give the same bytes.
+        out["input"] = "rgb" if self.input == "rgba" else self.input
         out["calib"] = bool(self.calib)
         out["val"] = bool(self.val)
         out["labels_file"] = bool(self.labels_file)
@@ -141,6 +147,7 @@ class _Stages:
 
 
 def read_labels(path, num_classes: int) -> List[str]:
+    check_input_file(path, "labels")
     try:
         lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -151,9 +158,15 @@ def read_labels(path, num_classes: int) -> List[str]:
     return labels
 
 
+DATA_CONFIG_ORIGINS = {"checkpoint": "the checkpoint's data config", "timm": "timm's data config for the architecture",
+                       "default": "the default data config"}
+
+
 def resolve_preprocess(source: ModelSource, opts: BuildOptions) -> PreprocessConfig:
-    cfg = PreprocessConfig.from_data_config(source.data_config)
-    return cfg.with_overrides(opts.image_size, opts.interpolation, opts.crop_pct, opts.crop_mode, opts.mean, opts.std)
+    """The source's data config with the CLI overrides applied; bad values are refused by name."""
+    where = DATA_CONFIG_ORIGINS.get(source.data_config_origin, "the data config")
+    return resolve_config(source.data_config, where, image_size=opts.image_size, interpolation=opts.interpolation,
+                          crop_pct=opts.crop_pct, crop_mode=opts.crop_mode, mean=opts.mean, std=opts.std)
 
 
 def _check_options(opts: BuildOptions) -> None:
@@ -176,6 +189,30 @@ def _check_options(opts: BuildOptions) -> None:
                             "quantization needs")
     if not 0 <= opts.min_agreement <= 1:
         raise EdgepackError("--min-agreement must be in [0, 1]")
+    # Everything a typo can break is checked here, before any model is loaded: a NaN tolerance
+    # or normalisation would otherwise surface as "validation failed" after every retry.
+    if isinstance(opts.rtol, bool) or not isinstance(opts.rtol, (int, float)) or not 0 <= opts.rtol <= 1:
+        raise EdgepackError(f"--rtol must be a number in [0, 1] (relative to the largest output), got {opts.rtol}")
+    if opts.output is not None and not str(opts.output).strip():
+        raise EdgepackError("-o/--output: empty file name; give a file name ending in .ptl, or leave -o out "
+                            "for SOURCE's name + .ptl")
+    if opts.bytecode_version is not None:
+        if not MIN_BACKPORT_VERSION <= opts.bytecode_version:
+            raise EdgepackError(f"--bytecode-version {opts.bytecode_version}: torch can backport down to "
+                                f"{MIN_BACKPORT_VERSION} only")
+    if opts.runtime is not None:
+        limit = max_bytecode_for_runtime(opts.runtime)
+        if opts.bytecode_version is not None and opts.bytecode_version > limit:
+            raise EdgepackError(f"--bytecode-version {opts.bytecode_version} conflicts with --runtime {opts.runtime}, "
+                                f"which reads bytecode versions up to {limit}; drop one of them")
+        if runtime_operators(opts.runtime) is None:
+            raise EdgepackError(f"--runtime {opts.runtime}: edgepack has no operator list for that runtime, so it "
+                                f"cannot check the file would run there (lists: {', '.join(OPERATOR_LIST_RUNTIMES)})")
+    resolve_config({}, image_size=opts.image_size, interpolation=opts.interpolation, crop_pct=opts.crop_pct,
+                   crop_mode=opts.crop_mode, mean=opts.mean, std=opts.std)  # the overrides alone
+    for path, what in ((opts.labels_file, "labels"), (opts.weights, "weights")):
+        if path is not None:
+            check_input_file(path, what)
 
 
 def _output_path(source: str, opts: BuildOptions, suffix: str = ".ptl") -> pathlib.Path:
@@ -295,7 +332,7 @@ def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Option
         elif len(classes) != num_classes:
             classes = []  # folders cannot be mapped to class indices: report no accuracy
         for path, _ in items:
-            images.append(read_image(path, opts.max_pixels))
+            images.append(read_image(path, opts.max_pixels, MIN_SIDE, MAX_SIDE))
             check_frame_size(path, images[-1])
         targets += [classes.index(c) if c in classes else None for _, c in items]
         user += [True] * len(items)
@@ -370,6 +407,10 @@ def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _
 
 
 def _build_ptl(source: str, opts: BuildOptions, report: Reporter) -> BuildResult:
+    if opts.runtime is not None and opts.bytecode_version is None:
+        # Write what that runtime reads (a no-op when this torch already writes that or older).
+        _check_options(opts)  # an unknown runtime gets its own message first
+        opts = dataclasses.replace(opts, bytecode_version=max_bytecode_for_runtime(opts.runtime))
     prep = prepare(source, opts, report, ".ptl")
     out, src, labels, stages, notes = prep.out, prep.src, prep.labels, prep.stages, prep.notes
     task, activation, pre_cfg, image_input = prep.task, prep.activation, prep.pre_cfg, prep.image_input
@@ -660,7 +701,6 @@ def _runtime_problems(path: pathlib.Path, runtime: Optional[str]) -> List[str]:
     if runtime is None:
         return []
     problems = operator_problems(path, runtime)
-    if problems is None:
-        raise EdgepackError(f"--runtime {runtime}: no operator list for that runtime here (compat/ops-*.json "
-                            "comes with a source checkout of edgepack)")
+    if problems is None:  # _check_options refuses such runtimes before the build starts
+        raise EdgepackError(f"--runtime {runtime}: no operator list for that runtime")
     return problems

@@ -16,7 +16,7 @@ import torch
 from .errors import EdgepackError
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
-from .preprocess import ImagePreprocess, PreprocessConfig, check_frame_size
+from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
 def open_model(path) -> tuple:
@@ -98,7 +98,7 @@ class Predictor:
         return side if isinstance(side, int) and side > 0 else None
 
     def predict_file(self, path, top_k: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
-        image = read_image(path, max_pixels)
+        image = read_image(path, max_pixels, MIN_SIDE, MAX_SIDE)
         check_frame_size(path, image)
         original = [int(image.shape[1]), int(image.shape[0])]
         limit = self.max_side() if self.image_input else None

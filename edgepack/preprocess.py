@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import abc
 from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
@@ -25,7 +26,6 @@ import torch
 from torch import nn
 
 from .errors import EdgepackError
-
 
 
 class Interpolation(str, enum.Enum):
@@ -46,6 +46,16 @@ MIN_SIDE = 16
 MAX_SIDE = 8192
 
 
+# Accepted ranges of the normalisation and crop settings. mean/std are on the 0..1 pixel scale
+# (timm's Normalize runs after ToTensor): a mean above 1 is a 0..255-scale value given by mistake,
+# and a std far below one intensity level (1/255) turns the network's input into +-inf, i.e. a
+# model whose output no longer depends on the image.
+MEAN_RANGE = (0.0, 1.0)
+STD_RANGE = (1e-3, 10.0)
+CROP_PCT_RANGE = (0.05, 2.0)
+SIZE_RANGE = (8, 2048)
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """The eval transform, as bundled and as recorded in the manifest."""
@@ -63,41 +73,22 @@ class PreprocessConfig:
             value = getattr(self, name)
             if isinstance(value, enum.Enum):
                 object.__setattr__(self, name, value.value)
-        if self.interpolation not in INTERPOLATIONS:
-            raise EdgepackError(f"unsupported interpolation '{self.interpolation}' (choose from {', '.join(INTERPOLATIONS)})")
-        if self.crop_mode not in CROP_MODES:
-            raise EdgepackError(f"unsupported crop mode '{self.crop_mode}' (choose from {', '.join(CROP_MODES)})")
-        if not (0.05 <= float(self.crop_pct) <= 2.0):
-            raise EdgepackError(f"crop_pct {self.crop_pct} out of range (0.05..2.0)")
-        if len(self.mean) != 3 or len(self.std) != 3:
-            raise EdgepackError("mean and std need 3 values each (R,G,B)")
-        if any(s <= 0 for s in self.std):
-            raise EdgepackError("std values must be positive")
-        h, w = self.input_size
-        if not (8 <= h <= 2048 and 8 <= w <= 2048):
-            raise EdgepackError(f"image size {h}x{w} out of range (8..2048)")
+        # The same checks as `resolve_config`, for configs built directly.
+        _choice(self.interpolation, INTERPOLATIONS, "interpolation")
+        _choice(self.crop_mode, CROP_MODES, "crop mode")
+        _number(self.crop_pct, CROP_PCT_RANGE, "crop_pct")
+        _triple(self.mean, MEAN_RANGE, "mean")
+        _triple(self.std, STD_RANGE, "std")
+        parse_image_size(self.input_size, "image size")
 
     @property
     def scale_size(self) -> Tuple[int, int]:
         return (math.floor(self.input_size[0] / self.crop_pct), math.floor(self.input_size[1] / self.crop_pct))
 
     @classmethod
-    def from_data_config(cls, cfg: dict) -> "PreprocessConfig":
-        """From a timm-style data config (`input_size` is (C, H, W))."""
-        size = cfg.get("input_size", (3, 224, 224))
-        if isinstance(size, int):
-            size = (3, size, size)
-        interpolation = cfg.get("interpolation") or "bilinear"
-        if interpolation not in INTERPOLATIONS:
-            interpolation = "bicubic" if interpolation in ("lanczos", "random") else "bilinear"
-        return cls(
-            input_size=(int(size[-2]), int(size[-1])),
-            interpolation=interpolation,
-            crop_pct=float(cfg.get("crop_pct") or 0.875),
-            crop_mode=cfg.get("crop_mode") or "center",
-            mean=tuple(float(v) for v in cfg.get("mean", (0.485, 0.456, 0.406))),
-            std=tuple(float(v) for v in cfg.get("std", (0.229, 0.224, 0.225))),
-        )
+    def from_data_config(cls, cfg: dict, where: str = "data config") -> "PreprocessConfig":
+        """From a timm-style data config (`input_size` is (C, H, W)); see `resolve_config`."""
+        return resolve_config(cfg, where)
 
     def with_overrides(self, image_size: Optional[Sequence[int]] = None, interpolation: Optional[str] = None,
                        crop_pct: Optional[float] = None, crop_mode: Optional[str] = None,
@@ -141,6 +132,105 @@ class PreprocessConfig:
             "resize_rounding": "uint8",
             "channels_last": channels_last,
         }
+
+
+def _show(value) -> str:
+    """repr of a user-supplied value, kept to one short line."""
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(value, bounds, name: str) -> float:
+    if not _is_number(value):
+        raise EdgepackError(f"{name}: {_show(value)} is not a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise EdgepackError(f"{name}: {value} is not a finite number")
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise EdgepackError(f"{name}: {value:g} is out of range ({lo:g}..{hi:g})")
+    return value
+
+
+def _triple(value, bounds, name: str) -> Tuple[float, float, float]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, abc.Sequence) or len(value) != 3:
+        raise EdgepackError(f"{name}: {_show(value)} is not 3 numbers (R, G, B)")
+    if not all(_is_number(v) and math.isfinite(float(v)) for v in value):
+        raise EdgepackError(f"{name}: {_show(list(value))} are not 3 finite numbers (R, G, B)")
+    lo, hi = bounds
+    bad = [float(v) for v in value if not lo <= float(v) <= hi]
+    if bad:
+        scale = " (values are on the 0..1 pixel scale)" if hi <= 1 else ""
+        raise EdgepackError(f"{name}: {bad[0]:g} is out of range ({lo:g}..{hi:g}){scale}")
+    return tuple(float(v) for v in value)  # type: ignore[return-value]
+
+
+def _choice(value, choices, name: str) -> str:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if not isinstance(value, str) or value not in choices:
+        raise EdgepackError(f"{name}: unsupported value {_show(value)} (choose from {', '.join(choices)})")
+    return value
+
+
+def _integral(value) -> bool:
+    return _is_number(value) and math.isfinite(float(value)) and float(value) == int(value)
+
+
+def parse_image_size(value, name: str) -> Tuple[int, int]:
+    """N, [N], (H, W) or (C, H, W) -> (H, W), each side in SIZE_RANGE."""
+    if _integral(value):
+        value = (value, value)
+    elif isinstance(value, abc.Sequence) and not isinstance(value, (str, bytes)) and len(value) == 1:
+        value = (value[0], value[0])
+    if isinstance(value, (str, bytes)) or not isinstance(value, abc.Sequence) or len(value) not in (2, 3) \
+            or not all(_integral(v) for v in value):
+        raise EdgepackError(f"{name}: {_show(value)} is not an image size (N, [H, W] or [3, H, W])")
+    if len(value) == 3 and int(value[0]) != 3:
+        raise EdgepackError(f"{name}: {_show(list(value))} has {int(value[0])} channels; the network input has 3")
+    h, w = int(value[-2]), int(value[-1])
+    lo, hi = SIZE_RANGE
+    if not (lo <= h <= hi and lo <= w <= hi):
+        raise EdgepackError(f"{name}: {h}x{w} is out of range ({lo}..{hi} per side)")
+    return h, w
+
+
+def resolve_config(data_config: dict, where: str = "data config", *, image_size=None, interpolation=None,
+                   crop_pct=None, crop_mode=None, mean=None, std=None) -> PreprocessConfig:
+    """The bundled eval transform: a timm-style data config with explicit overrides applied.
+
+    Every value is checked before anything is built. An override (the CLI's --image-size, ...)
+    replaces the data config's field, so a bad field can be fixed from the command line; errors
+    name the option, or the field and `where` it came from ("the checkpoint's data config"),
+    instead of silently substituting a default: a `crop_pct` of 0 is an error, not 0.875, and an
+    interpolation that cannot be bundled (lanczos, random) is an error, not bicubic.
+    """
+    if not isinstance(data_config, dict):
+        raise EdgepackError(f"{where}: not a mapping of data-config fields")
+
+    def field(key, option, override, default, parse):
+        if override is not None:
+            return parse(override, option)
+        value = data_config.get(key)
+        try:
+            return parse(default if value is None else value, f"{where}: {key}")
+        except EdgepackError as exc:
+            fix = (f"mobile runtimes have no {value} resize; pass --interpolation bicubic (the closest) to build anyway"
+                   if key == "interpolation" and value == "lanczos" else f"override with {option}")
+            raise EdgepackError(f"{exc}; {fix}") from None
+
+    input_size = field("input_size", "--image-size", image_size, (3, 224, 224), parse_image_size)
+    interp = field("interpolation", "--interpolation", interpolation, "bilinear",
+                   lambda v, n: _choice(v, INTERPOLATIONS, n))
+    pct = field("crop_pct", "--crop-pct", crop_pct, 0.875, lambda v, n: _number(v, CROP_PCT_RANGE, n))
+    mode = field("crop_mode", "--crop-mode", crop_mode, "center", lambda v, n: _choice(v, CROP_MODES, n))
+    m = field("mean", "--mean", mean, (0.485, 0.456, 0.406), lambda v, n: _triple(v, MEAN_RANGE, n))
+    sd = field("std", "--std", std, (0.229, 0.224, 0.225), lambda v, n: _triple(v, STD_RANGE, n))
+    return PreprocessConfig(input_size=input_size, interpolation=interp, crop_pct=pct, crop_mode=mode, mean=m, std=sd)
 
 
 def check_frame_size(path, image: torch.Tensor) -> None:

@@ -18,7 +18,7 @@ from torch import nn
 
 from .errors import EdgepackError
 from .images import read_image
-from .preprocess import check_frame_size
+from .preprocess import MAX_SIDE, MIN_SIDE, check_frame_size
 from .validate import list_images
 
 DYNAMIC_TYPES = (nn.Linear, nn.LSTM, nn.GRU)
@@ -116,7 +116,7 @@ def calibration_batches(directory, count: int, preprocess: nn.Module, max_pixels
     batches = []
     with torch.no_grad():
         for path, _ in items:
-            image = read_image(path, max_pixels)
+            image = read_image(path, max_pixels, MIN_SIDE, MAX_SIDE)
             check_frame_size(path, image)
             batches.append(preprocess(image).contiguous())
     return batches

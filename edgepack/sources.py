@@ -21,11 +21,13 @@ from torch import nn
 
 from .checkpoints import IgnoredObject, load_checkpoint
 from .errors import EdgepackError
-from .files import sha256_file
+from .files import check_input_file, sha256_file
 from .models import TimmClassifier, plain_data_config
+from .preprocess import parse_image_size
 
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 CHECKPOINT_SUFFIXES = (".ckpt",)
+INIT_SEED = 0  # torch.manual_seed for timm:NAME without weights (recorded in the manifest's source)
 
 
 @dataclass
@@ -97,8 +99,7 @@ def _read_state_dict_file(path: pathlib.Path, trust: bool) -> tuple[Dict[str, An
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        if not path.is_file():
-            raise EdgepackError(f"{path}: no such file")
+        check_input_file(path, "weights")
         try:
             return load_file(str(path)), []
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -144,17 +145,26 @@ def from_timm(name: str, weights: Optional[str] = None, num_classes: Optional[in
         notes += [f"ignored pickled object of uninstalled class {n}" for n in ignored]
         info.update(name=wpath.name, sha256=sha256_file(wpath))
     else:
-        info.update(name=f"timm:{name}", sha256=None)
-        notes.append("no weights given: the network has random weights (pretrained=False)")
-    probe = timm.create_model(name, pretrained=False)
-    if num_classes is None and state_dict is not None:
-        num_classes = _classifier_classes(probe, state_dict)
-    if num_classes is None:
-        num_classes = probe.num_classes
-    try:
-        model = timm.create_model(name, pretrained=False, num_classes=int(num_classes))
-    except Exception as exc:  # timm raises many types for bad kwargs
-        raise EdgepackError(f"cannot create timm model '{name}': {str(exc).splitlines()[0][:200]}") from None
+        info.update(name=f"timm:{name}", sha256=None, init_seed=INIT_SEED)
+        notes.append(f"no weights given: the network has random weights (pretrained=False), initialised from "
+                     f"torch.manual_seed({INIT_SEED}) so that builds are reproducible")
+    # timm initialises every layer from torch's global generator: seed it, in a forked RNG state so
+    # that the caller's stream is left as it was. Without weights this makes the random network
+    # (and so the file) the same on every run; with weights every value is overwritten anyway.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(INIT_SEED)
+        probe = timm.create_model(name, pretrained=False)
+        found = _classifier_classes(probe, state_dict) if state_dict is not None else None
+        if num_classes is not None and found is not None and int(num_classes) != found:
+            raise EdgepackError(f"--num-classes {num_classes} disagrees with {weights}, whose classifier has {found} "
+                                "classes; drop --num-classes (trained weights decide it), or check --arch")
+        if num_classes is None:
+            num_classes = found if found is not None else probe.num_classes
+        torch.manual_seed(INIT_SEED)
+        try:
+            model = timm.create_model(name, pretrained=False, num_classes=int(num_classes))
+        except Exception as exc:  # timm raises many types for bad kwargs
+            raise EdgepackError(f"cannot create timm model '{name}': {str(exc).splitlines()[0][:200]}") from None
     if state_dict is not None:
         load_weights(model, state_dict, str(weights))
     return ModelSource(model=model.eval(), num_classes=int(num_classes), data_config=_timm_data_config(model),
@@ -217,8 +227,9 @@ def import_model_class(spec: str):
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise EdgepackError(f"--model-class: cannot import module '{module_name}' ({exc})") from None
+    except Exception as exc:  # ImportError, or whatever the user's module raises while importing
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise EdgepackError(f"--model-class: cannot import module '{module_name}' ({first})") from None
     finally:
         if added:
             sys.path.remove(cwd)
@@ -228,9 +239,13 @@ def import_model_class(spec: str):
     return cls
 
 
-def _probe_num_classes(model: nn.Module, size) -> int:
-    with torch.no_grad():
-        out = model(torch.zeros(1, 3, size[-2], size[-1]))
+def _probe_num_classes(model: nn.Module, size, what: str) -> int:
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, size[0], size[1]))
+    except Exception as exc:  # the user's own forward: any exception type
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise EdgepackError(f"--model-class {what}: forward failed on a [1, 3, {size[0]}, {size[1]}] input ({first})") from None
     if isinstance(out, (tuple, list)):
         out = out[0]
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
@@ -277,7 +292,14 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
                 notes.append("no data config in the checkpoint: using 224px ImageNet defaults (override with --image-size/--mean/--std)")
         data_config = plain_data_config(data_config)
         data_config.setdefault("input_size", [3, 224, 224])
-        n = num_classes or _probe_num_classes(model, data_config["input_size"])
+        try:
+            probe_size = parse_image_size(data_config["input_size"], "input_size")
+        except EdgepackError:  # reported with the field's name when the preprocessing is resolved
+            probe_size = (224, 224)
+        n = _probe_num_classes(model, probe_size, model_class)
+        if num_classes is not None and num_classes != n:
+            raise EdgepackError(f"--num-classes {num_classes} disagrees with {ckpt_path}, whose model outputs {n} "
+                                "classes; drop --num-classes (a trained classifier cannot be resized)")
         info["loader"] = model_class
         return ModelSource(model=model, num_classes=n, data_config=data_config, data_config_origin=origin,
                            arch=hp.get("backbone") if isinstance(hp.get("backbone"), str) else None,
@@ -290,6 +312,9 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
             f"{ckpt_path}: hyper_parameters name no timm backbone and num_classes; "
             "pass --model-class pkg.module:Class for other LightningModules"
         )
+    if num_classes is not None and num_classes != n:
+        raise EdgepackError(f"--num-classes {num_classes} disagrees with {ckpt_path}, whose classifier has {n} "
+                            "classes; drop --num-classes (a trained classifier cannot be resized)")
     check_arch(backbone)
     kept = {k: v for k, v in state_dict.items() if k.startswith(("backbone.", "head.fc."))}
     try:
@@ -353,3 +378,18 @@ def default_output_name(source: str, suffix: str = ".ptl") -> str:
     return pathlib.Path(source).stem + suffix
 
 
+def export_checkpoint_to_torchscript(checkpoint_path, save_path, model_class=None,
+                                     example_input: Optional[torch.Tensor] = None, method: str = "trace",
+                                     trust_checkpoint: bool = False) -> torch.jit.ScriptModule:
+    """Rebuild the network of a Lightning checkpoint (safely, see `edgepack.checkpoints`) and export it.
+
+    `model_class` may be a LightningModule class or a `"pkg.module:Class"` string; without it the
+    checkpoint's hyper-parameters must name a timm backbone (edgepack or AutoTimm checkpoints).
+    """
+    from .export import export_to_torchscript
+
+    source = from_checkpoint(str(checkpoint_path), model_class=model_class, trust=trust_checkpoint)
+    if example_input is None:
+        size = parse_image_size(source.data_config.get("input_size", (3, 224, 224)), "the data config: input_size")
+        example_input = torch.zeros(1, 3, *size)
+    return export_to_torchscript(source.model, save_path, example_input=example_input, method=method)

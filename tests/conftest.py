@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import random
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -107,3 +110,36 @@ def random_image(seed: int, size=(96, 128)) -> torch.Tensor:
     import numpy as np
 
     return torch.from_numpy(np.array(img))
+
+
+def process_command(*args, hook: str = "", drop_file_access: bool = False):
+    """(argv, env) of the CLI as a real process: `python -c "<hook>; run()" ARGS`, i.e. the console
+    entry point with this checkout's edgepack.
+
+    `hook` is Python run first (to hold or break a stage, say). `drop_file_access` takes away
+    root's power to read any file (CAP_DAC_OVERRIDE/READ_SEARCH), so a chmod-000 file is
+    unreadable under root too, as it is for any other user.
+    """
+    code = f"{hook}\nfrom edgepack.cli import run\nrun()"
+    cmd = [sys.executable, "-c", code, *[str(a) for a in args]]
+    if drop_file_access and os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        cmd = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    return cmd, env
+
+
+def run_process(*args, hook: str = "", drop_file_access: bool = False, timeout: float = 300, **kwargs):
+    """Run the CLI as a real process (see `process_command`) to completion."""
+    cmd, env = process_command(*args, hook=hook, drop_file_access=drop_file_access)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+
+
+def process_error(proc) -> str:
+    """The one error line of a CLI process, checked like `one_line_error`."""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("edgepack: error:")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    return lines[0]

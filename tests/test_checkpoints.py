@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import enum
+import fractions
 import os
+import re
 import pathlib
 import sys
 import types
@@ -11,7 +13,7 @@ import types
 import pytest
 import torch
 
-from edgepack.checkpoints import load_checkpoint
+from edgepack.checkpoints import TRUST_HINT, load_checkpoint
 from edgepack.errors import EdgepackError, UntrustedCheckpointError
 from edgepack.sources import load_source
 from conftest import TINY_ARCH, one_line_error, save_lightning_checkpoint
@@ -58,18 +60,33 @@ def test_malicious_pickles_are_refused_without_running(kind, tmp_path, cli):
     marker = tmp_path / "pwned"
     path = tmp_path / f"{kind}.ckpt"
     torch.save(_payloads(marker)[kind], path)
-    with pytest.raises(UntrustedCheckpointError, match="--trust-checkpoint"):
+    # edgepack's own refusal, naming what it refused: without it, torch's weights-only loader still
+    # fails and the message still ends with the --trust-checkpoint hint, so matching the flag
+    # alone would pass with edgepack's check gone
+    refusal = rf"{re.escape(str(path))}: refusing to unpickle .+ \(could run code\); {re.escape(TRUST_HINT)}$"
+    with pytest.raises(UntrustedCheckpointError, match=refusal):
         load_checkpoint(path)
     res = cli("build", path, "-o", tmp_path / "x.ptl", expect=2)
-    assert "--trust-checkpoint" in one_line_error(res)
+    assert re.fullmatch(f"edgepack: error: {refusal}", one_line_error(res))
     assert not marker.exists(), "pickled code ran"
     assert not (tmp_path / "x.ptl").exists()
 
 
-def test_trust_checkpoint_does_unpickle(tmp_path):
-    path = tmp_path / "plain.ckpt"
-    torch.save({"state_dict": {}, "ns": argparse.Namespace(a=1)}, path)
-    assert load_checkpoint(path, trust=True).trusted
+def test_trust_checkpoint_does_unpickle(tmp_path, tiny_classifier, cli):
+    """A checkpoint holding an object of an installed class that is not on the allow-list
+    (fractions.Fraction: harmless, but the loader cannot know that) is refused by default and
+    loads with --trust-checkpoint, from the library and from the CLI."""
+    hp = dict(tiny_classifier.hparams, ratio=fractions.Fraction(1, 3))
+    path = save_lightning_checkpoint(tmp_path / "fraction.ckpt", tiny_classifier, hp)
+    with pytest.raises(UntrustedCheckpointError, match="refusing to unpickle fractions.Fraction"):
+        load_checkpoint(path)
+    loaded = load_checkpoint(path, trust=True)
+    assert loaded.trusted and loaded.data["hyper_parameters"]["ratio"] == fractions.Fraction(1, 3)
+    res = cli("build", path, "-o", tmp_path / "x.ptl", "--no-optimize", expect=2)
+    assert "refusing to unpickle fractions.Fraction" in one_line_error(res)
+    assert not (tmp_path / "x.ptl").exists()
+    cli("build", path, "-o", tmp_path / "x.ptl", "--no-optimize", "--trust-checkpoint", expect=0)
+    assert (tmp_path / "x.ptl").exists()
 
 
 class Color(enum.Enum):

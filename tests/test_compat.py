@@ -220,9 +220,17 @@ def test_check_without_environment_says_how_to_make_it(cli, tmp_path, monkeypatc
     assert "does not exist" in one_line_error(res)
     import edgepack.compat as compat
 
-    monkeypatch.setattr(compat, "REPO_ROOT", tmp_path)
+    checkout = tmp_path / "checkout"  # a source checkout without .venv-compat: the make target
+    (checkout).mkdir()
+    (checkout / "Makefile").write_text("setup-compat:\n")
+    monkeypatch.setattr(compat, "REPO_ROOT", checkout)
     res = cli("check", tmp_path / "x.ptl", expect=2)
     assert "make setup-compat" in one_line_error(res)
+    # an installed package (a wheel: no Makefile next to it) has no make target to offer
+    monkeypatch.setattr(compat, "REPO_ROOT", tmp_path / "site-packages")
+    res = cli("check", tmp_path / "x.ptl", expect=2)
+    line = one_line_error(res)
+    assert "make" not in line and "--python PATH" in line and "EDGEPACK_COMPAT_PYTHON" in line
 
 
 def test_check_usage_errors(cli, tmp_path):

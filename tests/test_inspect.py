@@ -115,10 +115,12 @@ def _bad_files(tmp_path, built):
 @pytest.mark.parametrize("kind", ["truncated", "junk_bytecode", "other_zip", "empty", "text", "directory", "missing"])
 def test_bad_files_exit_2_with_one_line(cli, built, tmp_path, kind):
     path, words = _bad_files(tmp_path, built)[kind]
-    for args in (("inspect", path), ("inspect", path, "--json")):
-        res = cli(*args, expect=2)
-        assert words in one_line_error(res)
-        assert res.stdout == ""
+    res = cli("inspect", path, expect=2)
+    assert words in one_line_error(res)
+    assert res.stdout == ""
+    res = cli("inspect", path, "--json", expect=2)  # one JSON document: the error
+    assert json_out(res) == {"error": one_line_error(res)[len("edgepack: error: "):], "exit_code": 2}
+    assert words in json_out(res)["error"]
 
 
 def test_write_ops_yaml(built, tmp_path):
@@ -150,8 +152,8 @@ def test_build_backported_with_ops_yaml(cli, tiny_ckpt, built, tmp_path):
     info = json_out(cli("inspect", out, "--json", expect=0))
     assert info["bytecode_version"] == 5 and info["runtimes"]["1.9"] is True
     images = synthetic_images(4)
-    cmp = compare(run_all(load_lite(built), images), run_all(load_lite(out), images))
-    assert cmp.max_abs_err == 0.0
+    for a, b in zip(run_all(load_lite(built), images), run_all(load_lite(out), images)):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("version", [7, 6, MIN_BACKPORT_VERSION])
@@ -163,9 +165,22 @@ def test_backport_in_place_keeps_outputs_and_manifest(built, tmp_path, version):
     assert bytecode_version(path) == version  # edgepack's own reader, which skips loading the file
     assert read_manifest(path) == read_manifest(built)
     images = synthetic_images(3)
-    assert compare(run_all(load_lite(built), images), run_all(load_lite(path), images)).max_abs_err == 0.0
+    for a, b in zip(run_all(load_lite(built), images), run_all(load_lite(path), images)):
+        assert torch.equal(a, b)
     # Backported files hold every tensor twice; inspect counts the parameters once.
     assert describe(path)["parameter_bytes"] == describe(built)["parameter_bytes"]
+
+
+def test_compare_reports_differences():
+    ref = [torch.tensor([[0.1, 0.7, 0.2]]), torch.tensor([[0.5, 0.3, 0.2]])]
+    same = compare(ref, [r.clone() for r in ref])
+    assert (same.max_abs_err, same.max_rel_err, same.top1_agreement) == (0.0, 0.0, 1.0)
+    assert same.min_cosine == pytest.approx(1.0)
+    off = compare(ref, [torch.tensor([[0.1, 0.2, 0.7]]), torch.tensor([[0.5, 0.3, 0.2]])])
+    assert off.max_abs_err == pytest.approx(0.5) and off.max_rel_err == pytest.approx(0.5 / 0.7)
+    assert off.top1_agreement == 0.5 and off.min_cosine < 0.6
+    broken = compare(ref, [torch.tensor([[float("nan"), 0.0, 0.0]]), ref[1]])
+    assert broken.max_abs_err == float("inf") and broken.top1_agreement == 0.5
 
 
 def test_backport_limits(built, tmp_path):

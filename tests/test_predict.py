@@ -126,3 +126,20 @@ def test_png_bytes_roundtrip_is_lossless(tmp_path):
     path = tmp_path / "x.png"
     path.write_bytes(buf.getvalue())
     assert np.array_equal(read_image(path).numpy(), arr)
+
+
+@pytest.mark.parametrize("size", [(20000, 300), (300, 9000), (12, 400)])
+def test_image_sides_are_checked_from_the_header_before_decoding(cli, model_file, tmp_path, monkeypatch, size):
+    """A 20000-px-wide PNG with a raised --max-pixels used to be decoded (seconds, GBs) before the
+    per-side limit refused it; the size is in the header, so nothing is decoded now."""
+    from PIL import ImageFile
+
+    path = tmp_path / "wide.png"
+    Image.new("L", size).save(path, optimize=True)
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("the image was decoded before its size was checked")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    res = cli("predict", model_file, path, "--max-pixels", "500000000", expect=2)
+    assert f"{size[0]}x{size[1]} image is outside the 16..8192 px per side" in one_line_error(res)

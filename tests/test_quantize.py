@@ -7,7 +7,7 @@ from torch.jit.mobile import _load_for_lite_interpreter
 
 from edgepack.manifest import read_manifest
 from edgepack.quantize import mac_profile
-from conftest import json_out, one_line_error
+from conftest import json_out, one_line_error, save_lightning_checkpoint
 
 
 def test_dynamic_on_a_cnn_warns_and_reports_coverage(cli, example_ckpt, tmp_path):
@@ -57,15 +57,85 @@ def test_x86_target_uses_x86_engine(cli, tiny_ckpt, tmp_path):
     assert json_out(res)["quantization"]["engine"] == "x86"
 
 
-def test_agreement_threshold_fails_build(cli, tiny_ckpt, shapes_dir, tmp_path):
+COLORNET = """
+import torch
+from torch import nn
+
+
+class ColorNet(nn.Module):
+    \"\"\"Classifies a frame by its colours: a 1x1 convolution, global average, a linear layer.\"\"\"
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+"""
+
+
+@pytest.fixture()
+def colornet_ckpt(tmp_path, monkeypatch):
+    """A network whose answers vary from frame to frame (the random tiny ResNet gives every
+    synthetic frame the same class, so no int8 error could change its top-1) and a calibration
+    folder with one black frame: calibrated on it, int8 clips every brighter pixel and gives the
+    same answer for every frame, which the float model does not."""
+    from PIL import Image
+
+    (tmp_path / "colornet.py").write_text(COLORNET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    from colornet import ColorNet
+
+    net = ColorNet().eval()
+    with torch.no_grad():  # channels: red, green, blue, darkness; class i = channel i
+        net.conv.weight.zero_()
+        net.conv.bias.zero_()
+        for c in range(3):
+            net.conv.weight[c, c] = 1.0
+        net.conv.weight[3] = -1.0
+        net.fc.weight.copy_(torch.eye(4, 8) * 10)
+        net.fc.bias.zero_()
+    ckpt = save_lightning_checkpoint(tmp_path / "colornet.ckpt", net, {"classes": 4})
+    calib = tmp_path / "black"
+    calib.mkdir()
+    Image.new("RGB", (64, 64)).save(calib / "black.png")
+    return ckpt, calib
+
+
+def test_agreement_threshold_fails_build(cli, colornet_ckpt, tmp_path):
+    ckpt, calib = colornet_ckpt
     out = tmp_path / "q.ptl"
-    res = cli("build", tiny_ckpt, "-o", out, "--quantize", "static", "--calib", shapes_dir, "--calib-count", "4",
-              "--min-agreement", "1.0", "--rtol", "0", expect=None)
-    if res.exit_code == 1:  # quantized outputs rarely agree on every random input
-        assert "agreement" in one_line_error(res)
-        assert not out.exists()
-    else:
-        assert res.exit_code == 0 and read_manifest(out)["validation"]["top1_agreement"] == 1.0
+    args = ["build", ckpt, "--model-class", "colornet:ColorNet", "--image-size", "32", "-o", out,
+            "--quantize", "static", "--calib", calib, "--calib-count", "1"]
+    res = cli(*args, expect=1)  # default --min-agreement 0.98
+    line = one_line_error(res)
+    assert "validation failed" in line and "int8 top-1 agreement with the float model" in line
+    assert "(--min-agreement)" in line
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    # The same build with the bar lowered below what it measured passes: the bar is what failed it.
+    report = json_out(cli(*args, "--min-agreement", "0", "--json", expect=0))
+    assert report["validation"]["judged_top1_agreement"] < 0.98
+    assert report["validation"]["vs_quantized_eager"]["min_cosine"] > 0.99  # the file is the int8 model
+
+
+def test_optimised_file_that_deviates_from_the_quantized_model_fails(cli, tiny_ckpt, tmp_path, monkeypatch):
+    """Quantized builds check the written file against the quantized eager model (cosine >= 0.99)
+    before judging int8 agreement: a lowering/optimisation that changes outputs is caught as that."""
+    import edgepack.package as package
+
+    real = package._run_lite
+
+    def scrambled(path, inputs):  # every output becomes a one-hot on its least likely class
+        return [torch.nn.functional.one_hot(o.argmin(-1), o.shape[-1]).float() for o in real(path, inputs)]
+
+    monkeypatch.setattr(package, "_run_lite", scrambled)
+    out = tmp_path / "q.ptl"
+    res = cli("build", tiny_ckpt, "-o", out, "--quantize", "--no-optimize", "--min-agreement", "0", expect=1)
+    assert "optimised file deviates from the quantized model (cosine" in one_line_error(res)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("engine", ["x86", "qnnpack"])

@@ -75,7 +75,7 @@ def test_wrong_architecture_and_num_classes(cli, timm_net, tmp_path):
     res = cli("build", path, "--arch", "mobilenetv3_small_050", "-o", tmp_path / "x.ptl", expect=2)
     assert "does not fit the architecture" in one_line_error(res)
     res = cli("build", path, "--arch", TINY_ARCH, "--num-classes", "3", "-o", tmp_path / "x.ptl", expect=2)
-    assert "wrong --arch or --num-classes" in one_line_error(res)
+    assert "--num-classes 3 disagrees with" in one_line_error(res) and "has 7 classes" in one_line_error(res)
 
 
 def test_checkpoint_without_backbone_needs_model_class(tmp_path, cli):
@@ -117,6 +117,9 @@ def test_model_class_source(tmp_path, cli, monkeypatch):
     assert (tmp_path / "s.ptl").exists(), res.stderr
     res = cli("build", ckpt, "--model-class", "mypkg.nets:Nope", "-o", tmp_path / "t.ptl", expect=2)
     assert "not an nn.Module class" in one_line_error(res)
+    res = cli("build", ckpt, "--model-class", "mypkg.nets:SmallNet", "--num-classes", "5", "-o", tmp_path / "t.ptl",
+              expect=2)
+    assert "--num-classes 5 disagrees with" in one_line_error(res) and "outputs 3 classes" in one_line_error(res)
 
 
 # --- Python API kept from the original feature ---------------------------------------------
@@ -124,25 +127,52 @@ def test_model_class_source(tmp_path, cli, monkeypatch):
 def test_image_classifier_to_torchscript_without_trainer(tiny_classifier, tmp_path):
     x = torch.randn(1, 3, 64, 64)
     tiny_classifier.train()
-    for method in ("trace", "script"):
-        scripted = tiny_classifier.to_torchscript(method=method)  # no path, no trainer
-        assert tiny_classifier.training, "train/eval mode must be restored"
-        tiny_classifier.eval()
-        assert edgepack.validate_torchscript_export(tiny_classifier, scripted, x)
-        tiny_classifier.train()
-    path = tmp_path / "m.pt"
-    tiny_classifier.to_torchscript(save_path=path)
-    loaded = edgepack.load_torchscript(path)
     tiny_classifier.eval()
-    assert edgepack.validate_torchscript_export(tiny_classifier, loaded, x)
-    assert type(tiny_classifier) is edgepack.ImageClassifier
+    with torch.no_grad():
+        expected = tiny_classifier(x)
+    tiny_classifier.train()
+    try:
+        for method in ("trace", "script"):
+            scripted = tiny_classifier.to_torchscript(method=method)  # no path, no trainer
+            assert tiny_classifier.training, "train/eval mode must be restored"
+            with torch.no_grad():
+                torch.testing.assert_close(scripted(x), expected, msg=method)
+        path = tmp_path / "m.pt"
+        tiny_classifier.to_torchscript(save_path=path)
+        loaded = edgepack.load_torchscript(path)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), expected)
+        assert type(tiny_classifier) is edgepack.ImageClassifier
+    finally:
+        tiny_classifier.eval()  # a session fixture: leave it as it came
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "mobilenetv3_small_050", "efficientnet_b0"])
 def test_timm_models_that_timm_scripts_can_be_scripted(arch):
     model = timm.create_model(arch, pretrained=False, num_classes=5).eval()
     scripted = edgepack.export_to_torchscript(model, method="script")
-    assert edgepack.validate_torchscript_export(model, scripted, torch.randn(1, 3, 96, 96))
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), model(x))
+
+
+def test_validate_torchscript_export_detects_a_mismatch(tiny_classifier):
+    x = torch.randn(2, 3, 64, 64)
+    traced = edgepack.export_to_torchscript(tiny_classifier, example_input=x)
+    assert edgepack.validate_torchscript_export(tiny_classifier, traced, x) is True
+
+    class Off(torch.nn.Module):
+        def __init__(self, inner, delta):
+            super().__init__()
+            self.inner, self.delta = inner, delta
+
+        def forward(self, x):
+            return self.inner(x) + self.delta
+
+    assert edgepack.validate_torchscript_export(tiny_classifier, Off(traced, 1e-2), x) is False
+    assert edgepack.validate_torchscript_export(tiny_classifier, Off(traced, 1e-7), x) is True  # within atol
+    assert edgepack.validate_torchscript_export(tiny_classifier, lambda t: traced(t)[:, :3], x) is False  # shape
+    assert edgepack.validate_torchscript_export(tiny_classifier, lambda t: (traced(t), traced(t)), x) is False
 
 
 def test_unscriptable_model_gets_one_line_advice():
@@ -160,7 +190,9 @@ def test_export_checkpoint_to_torchscript(tiny_ckpt, tiny_classifier, tmp_path):
     out = tmp_path / "c.pt"
     edgepack.export_checkpoint_to_torchscript(tiny_ckpt, out)
     loaded = edgepack.load_torchscript(out)
-    assert edgepack.validate_torchscript_export(tiny_classifier, loaded, torch.randn(1, 3, 64, 64))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), tiny_classifier(x))
     with pytest.raises(EdgepackError):
         edgepack.load_torchscript(tmp_path / "missing.pt")
 

@@ -4,9 +4,9 @@ Runs INSIDE the old-runtime environment (`make setup-compat` creates .venv-compa
 compat/requirements.txt); needs only the standard library and that torch. edgepack's
 `check_in_runtime` (edgepack/compat.py, `edgepack check`) drives it; it can also be used by hand:
 
-    .venv-compat/bin/python compat/run_in_old_runtime.py MODEL.ptl INPUTS OUTPUTS.pt [--engine qnnpack]
-    .venv-compat/bin/python compat/run_in_old_runtime.py --jobs JOBS.json
-    .venv-compat/bin/python compat/run_in_old_runtime.py --dump-ops compat/ops-2.1.json
+    .venv-compat/bin/python edgepack/data/run_in_old_runtime.py MODEL.ptl INPUTS OUTPUTS.pt [--engine qnnpack]
+    .venv-compat/bin/python edgepack/data/run_in_old_runtime.py --jobs JOBS.json
+    .venv-compat/bin/python edgepack/data/run_in_old_runtime.py --dump-ops edgepack/data/ops-2.1.json
 
 INPUTS is a `torch.save`d list (or tuple) of tensors, one model call each, or a `.npy` array (one
 call). OUTPUTS gets a `torch.save`d list of the output tensors. A jobs file is JSON:
@@ -16,8 +16,9 @@ results of the jobs before it. Each result says whether the file loaded and ran,
 error line when not.
 
 `--dump-ops` writes every operator this torch registers (`aten::name.overload` -> number of schema
-arguments); compat/ops-2.1.json is that list for torch 2.1.0, which edgepack uses to check a file's
-operators without running the old torch (`edgepack.compat.missing_operators`).
+arguments); edgepack/data/ops-2.1.json is that list for torch 2.1.0, which edgepack uses to check a
+file's operators without running the old torch (`edgepack.inspect.operator_problems`). Both files
+are package data: an installed edgepack (a wheel) has them too.
 
 Exit status: 0 every job ran, 1 a job failed to load or run, 2 usage error.
 """
