@@ -10,23 +10,43 @@ import edgepack
 PACKAGE = pathlib.Path(edgepack.__file__).parent
 
 
-def import_graph() -> dict:
-    """{module: {edgepack modules it imports anywhere in its source}}."""
-    modules = {p.stem for p in PACKAGE.glob("*.py")}
+def module_names(root: pathlib.Path = PACKAGE) -> dict:
+    """{dotted name inside the package ("cli", "formats", "formats.pte"): source file}."""
+    names = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts and all(part.isidentifier() for part in parts):
+            names[".".join(parts)] = path
+    return names
+
+
+def import_graph(root: pathlib.Path = PACKAGE) -> dict:
+    """{module: {modules of the package it imports anywhere in its source}}; relative imports of
+    any level and absolute `edgepack.` imports are resolved, `from .pkg import mod` included."""
+    modules = module_names(root)
     graph = {}
-    for path in PACKAGE.glob("*.py"):
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("edgepack."):
-                deps.add(node.module.split(".")[1])
+            targets = []
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+                    target = base + (node.module.split(".") if node.module else [])
+                elif (node.module or "").startswith("edgepack."):
+                    target = node.module.split(".")[1:]
+                else:
+                    continue
+                targets.append(".".join(target))
+                targets += [".".join(target + [alias.name]) for alias in node.names]
             elif isinstance(node, ast.Import):
-                deps.update(a.name.split(".")[1] for a in node.names if a.name.startswith("edgepack."))
-        graph[path.stem] = {d for d in deps if d in modules and d != path.stem}
+                targets += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("edgepack.")]
+            deps.update(t for t in targets if t in modules and t != name and t != "")
+        graph[name] = deps
     return graph
-
-
 def find_cycle(graph: dict):
     state, stack = {}, []
 
