@@ -20,7 +20,7 @@ _API = {
     "EdgepackError": "errors",
     "ValidationError": "errors",
     "ImageClassifier": "models",
-    "build": "package",
+    "build": "builder",
     "BuildOptions": "package",
     "BuildResult": "package",
     "export_to_torchscript": "export",

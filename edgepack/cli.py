@@ -177,7 +177,8 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
           quantize, calib, calib_count, target, optimize, no_optimize, bytecode_version, runtime, val, val_count,
           rtol, min_agreement, accept_mismatch, max_pixels, ops_yaml, fmt, max_side, as_json):
     """Build a validated .ptl or .pte from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
-    from .package import BuildOptions, build as build_ptl
+    from .builder import build as build_any
+    from .package import BuildOptions
 
     opts = BuildOptions(
         output=output, force=force, weights=weights, arch=arch, num_classes=num_classes,
@@ -193,7 +194,7 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
     if ops_yaml and (fmt == "pte" or (output or "").lower().endswith(".pte")):
         raise EdgepackError("--ops-yaml lists TorchScript operators for a selective lite build; "
                             "edgepack inspect FILE.pte --json lists a .pte's operators")
-    result = build_ptl(source, opts)  # EdgepackError: reported by EdgepackGroup.main
+    result = build_any(source, opts)  # EdgepackError: reported by EdgepackGroup.main
     if ops_yaml:
         from .inspect import write_ops_yaml
 
@@ -242,8 +243,8 @@ def predict(model, images, top_k, max_pixels, as_json):
 @click.argument("model", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 def inspect(model, as_json):
-    """Show a .ptl's manifest, bytecode version, operators and size."""
-    from .inspect import describe, format_description
+    """Show a .ptl's or .pte's manifest, operators, versions and size."""
+    from .formats import describe, format_description
 
     info = describe(model)
     if as_json:

@@ -211,17 +211,8 @@ def _bytecode_version(path: pathlib.Path) -> int:
 
 
 def describe(path) -> dict:
-    """Everything `edgepack inspect` reports about a `.ptl` or `.pte`, as JSON-ready data."""
-    from .formats import format_of_file
-
-    if format_of_file(path) == "pte":
-        from .formats import pte
-
-        return pte.describe(path)
-    return describe_ptl(path)
-
-
-def describe_ptl(path) -> dict:
+    """Everything `edgepack inspect` reports about a `.ptl`, as JSON-ready data (edgepack.formats.describe
+    picks the format)."""
     path = pathlib.Path(path)
     manifest = open_artifact(path)
     names = _zip_names(path)
@@ -302,10 +293,6 @@ def format_manifest_lines(m: dict) -> List[str]:
 
 def format_description(info: dict) -> str:
     """Human-readable `edgepack inspect` output."""
-    if info.get("format", "").startswith("ExecuTorch"):
-        from .formats.pte import format_description as format_pte
-
-        return format_pte(info)
     m = info.get("manifest") or {}
     ok_runtimes = [rt if rt in VERIFIED_RUNTIMES else f"{rt}?" for rt, ok in info["runtimes"].items() if ok]
     lines = [

@@ -392,21 +392,8 @@ def prepare(source: str, opts: BuildOptions, report: Reporter, suffix: str = ".p
                     stages=stages, notes=notes)
 
 
-def build(source: str, opts: Optional[BuildOptions] = None, report: Reporter = _stderr) -> BuildResult:
-    """Build a validated model file from `source` in the format of `opts.format` (or the output's
-    suffix); raises EdgepackError (exit 2) or ValidationError (exit 1)."""
-    opts = opts or BuildOptions()
-    from .formats import resolve_format
-
-    opts = replace(opts, format=resolve_format(opts))
-    if opts.format == "pte":
-        from .formats.pte import build_pte
-
-        return build_pte(source, opts, report)
-    return _build_ptl(source, opts, report)
-
-
-def _build_ptl(source: str, opts: BuildOptions, report: Reporter) -> BuildResult:
+def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> BuildResult:
+    """Build a validated `.ptl` (use `edgepack.build`, which picks the format)."""
     if opts.runtime is not None and opts.bytecode_version is None:
         # Write what that runtime reads (a no-op when this torch already writes that or older).
         _check_options(opts)  # an unknown runtime gets its own message first

@@ -14,6 +14,7 @@ from typing import List, Optional
 import torch
 
 from .errors import EdgepackError
+from .files import check_input_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
@@ -59,8 +60,7 @@ def fit_to_side(image: torch.Tensor, max_side: int) -> torch.Tensor:
 class Predictor:
     def __init__(self, path):
         self.path = pathlib.Path(path)
-        if not self.path.is_file():
-            raise EdgepackError(f"{path}: no such file" if not self.path.exists() else f"{path}: not a regular file")
+        check_input_file(self.path, "model")
         self.format, self.manifest, self.module = open_model(self.path)
         if self.manifest is None:
             raise EdgepackError(f"{path}: has no edgepack manifest; build it with 'edgepack build'")

@@ -3,11 +3,12 @@
 
 | format | module | runtime that validates the written file |
 |---|---|---|
-| `ptl` | `edgepack.package` (`_build_ptl`), `edgepack.compat` | PyTorch lite interpreter |
+| `ptl` | `edgepack.package` (`build_ptl`), `edgepack.compat`, `edgepack.inspect` | PyTorch lite interpreter |
 | `pte` | `edgepack.formats.pte` | ExecuTorch runtime (Python bindings) |
 
 `FORMATS` maps a format to its file suffix; `resolve_format` picks the format of a build from
-`--format` or the output's suffix.
+`--format` or the output's suffix; `describe`/`format_description` dispatch `edgepack inspect` on a
+file's content. The build entry point that dispatches on the format is `edgepack.builder.build`.
 """
 from __future__ import annotations
 
@@ -46,3 +47,24 @@ def format_of_file(path) -> str:
 
 
 FORMATS_BY_SUFFIX = {s: f for f, s in FORMATS.items()}
+
+
+def describe(path) -> dict:
+    """`edgepack inspect`'s data for a model file of any format (by content)."""
+    if format_of_file(path) == "pte":
+        from .pte import describe as describe_pte
+
+        return describe_pte(path)
+    from ..inspect import describe as describe_ptl
+
+    return describe_ptl(path)
+
+
+def format_description(info: dict) -> str:
+    if info.get("format", "").startswith("ExecuTorch"):
+        from .pte import format_description as format_pte
+
+        return format_pte(info)
+    from ..inspect import format_description as format_ptl
+
+    return format_ptl(info)

@@ -34,7 +34,7 @@ import torch
 from .. import manifest as mf
 from ..errors import EdgepackError
 from ..export import _first_line
-from ..files import sha256_file
+from ..files import check_input_file, sha256_file
 from ..pipeline import ImagePipeline, TensorPipeline
 from ..preprocess import MIN_SIDE, ImagePreprocess
 from .stock_resize import StockResize
@@ -245,8 +245,7 @@ class PteModule:
         from executorch.runtime import Runtime, Verification
 
         path = pathlib.Path(path)
-        if not path.is_file():
-            raise EdgepackError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+        check_input_file(path, ".pte model")
         log: List[str] = []
         try:
             with _native_log(log):
@@ -512,8 +511,7 @@ def describe(path) -> dict:
     import hashlib
 
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise EdgepackError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    check_input_file(path, ".pte model")
     data = path.read_bytes()
     program = _deserialize(path, data)
     text = manifest_from_program(program)
