@@ -78,11 +78,15 @@ def main(argv=None) -> int:
     p.add_argument("--calib-count", type=int, default=32)
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--work", help="folder for the built files; when it holds builds.json from an earlier run "
+                                  "with the same models, those builds are measured again instead of rebuilt")
     args = p.parse_args(argv)
     args.num_classes, args.input_size = None, None  # what run_benchmarks.measure reads
     models = args.models.split(",")
     t_start = time.perf_counter()
-    work = pathlib.Path(tempfile.mkdtemp(prefix="edgepack-pte-bench-"))
+    work = pathlib.Path(args.work) if args.work else pathlib.Path(tempfile.mkdtemp(prefix="edgepack-pte-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cached = json.loads((work / "builds.json").read_text()) if (work / "builds.json").exists() else {}
     import shapes
     import torch
 
@@ -94,12 +98,19 @@ def main(argv=None) -> int:
            "busy_at_start": rb.other_busy_processes(), "builds": {}, "results": []}
     cases = []
     for m in models:
-        doc["builds"][m] = {}
-        for name in BUILDS:
-            rb.log(f"  build {m} {name} ...")
-            b = doc["builds"][m][name] = build(m, name, work, calib, args)
-            rb.log(f"    {'ok' if b['ok'] else 'FAILED: ' + b['error']} ({b['build_s']} s)")
-        onnx = doc["builds"][m]["onnx"] = rb.export_onnx(m, work, args)
+        if m in cached:
+            doc["builds"][m] = cached[m]
+            rb.log(f"  {m}: reusing the builds in {work}")
+        else:
+            doc["builds"][m] = {}
+            for name in BUILDS:
+                rb.log(f"  build {m} {name} ...")
+                b = doc["builds"][m][name] = build(m, name, work, calib, args)
+                rb.log(f"    {'ok' if b['ok'] else 'FAILED: ' + b['error']} ({b['build_s']} s)")
+            doc["builds"][m]["onnx"] = rb.export_onnx(m, work, args)
+            (work / "builds.json").write_text(json.dumps(dict(cached, **{k: doc["builds"][k] for k in doc["builds"]}),
+                                                         default=str))
+        onnx = doc["builds"][m]["onnx"]
         for frame in FRAMES:
             cases.append(dict(model=m, runtime="eager", kind="eager", threads=1, frame=frame, group="e2e"))
             if onnx.get("ok"):

@@ -414,9 +414,11 @@ def bench_file(path, threads: int = 1, runs: int = DEFAULT_RUNS, warmup: int = D
     if runs < 1 or warmup < 0 or threads < 1:
         raise EdgepackError("runs and threads must be >= 1, warmup >= 0")
     quant = manifest.get("quantization") or {}
-    if engine == "auto":
-        engine = quant.get("engine") if quant.get("mode") not in (None, "none") else None
     fmt = model_format(path)
+    if fmt == "pte":
+        engine = None  # int8 in a .pte runs on XNNPACK's kernels, not on a torch quantized engine
+    elif engine == "auto":
+        engine = quant.get("engine") if quant.get("mode") not in (None, "none") else None
     optimizer = manifest.get("optimizer") or {}
     spec = {"path": str(path.resolve()), "threads": threads, "runs": runs, "warmup": warmup, "format": fmt,
             "delegated": bool(optimizer.get("delegated_ops")),
