@@ -91,7 +91,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    calib = shapes.generate(work / "calib", count_per_class=math.ceil(args.calib_count / len(shapes.CLASSES)), seed=0)
+    calib = work / "calib"
+    if any(m not in cached for m in models) and not calib.exists():
+        shapes.generate(calib, count_per_class=math.ceil(args.calib_count / len(shapes.CLASSES)), seed=0)
     doc = {"command": shlex.join([pathlib.Path(sys.executable).name, "benchmarks/pte_vs_ptl.py"]
                                  + (sys.argv[1:] if argv is None else list(argv))),
            "machine": rb.machine(), "load_average_start": rb.load_average(),
