@@ -12,7 +12,9 @@ file's content. The build entry point that dispatches on the format is `edgepack
 """
 from __future__ import annotations
 
+import os
 import pathlib
+import stat
 
 from ..errors import EdgepackError
 
@@ -35,12 +37,17 @@ def resolve_format(opts) -> str:
 
 
 def format_of_file(path) -> str:
-    """The format of an existing model file, from its first bytes (the suffix can lie)."""
+    """The format of an existing model file, from its first bytes (the suffix can lie). Only
+    regular files are opened (opening a FIFO blocks); for anything else the suffix decides, and
+    the format's reader then refuses the file with its reason."""
+    by_suffix = FORMATS_BY_SUFFIX.get(pathlib.Path(path).suffix.lower(), "ptl")
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return by_suffix
         with open(path, "rb") as f:
             head = f.read(8)
     except OSError:
-        return FORMATS_BY_SUFFIX.get(pathlib.Path(path).suffix.lower(), "ptl")
+        return by_suffix
     if head[4:6] == b"ET":  # ExecuTorch flatbuffer identifier "ET12" at offset 4
         return "pte"
     return "ptl"
