@@ -356,7 +356,7 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 
 
 def build_pte(source: str, opts, report) -> "BuildResult":
-    from ..package import (BuildResult, Candidate, _release_freed_memory, _tmp_path, _validation_inputs, prepare,
+    from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path, _validation_inputs, prepare,
                            publish, select_candidate, validation_section)
     from ..validate import run_all
 
@@ -429,7 +429,10 @@ def build_pte(source: str, opts, report) -> "BuildResult":
             path = _tmp_path(out, f"candidate{int(delegate)}")
             try:
                 _write_bytes(path, lowered.buffer)
-                outputs = stages.run("validate", run_file, path, vset.inputs)
+                try:
+                    outputs = stages.run("validate", run_file, path, vset.inputs)
+                except EdgepackError as exc:  # the runtime refused this lowering: try the next level
+                    raise LevelUnusable(f"{'xnnpack' if delegate else 'portable'}: {exc}") from None
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
