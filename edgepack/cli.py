@@ -256,7 +256,7 @@ def inspect(model, as_json):
 def _register_optional_commands() -> None:
     """Commands that live in their own modules (bench, check) register here."""
     from .bench import bench_command
-    from .compat import check_command
+    from .check import check_command
 
     main.add_command(bench_command, "bench")
     main.add_command(check_command, "check")

@@ -332,26 +332,6 @@ def _format_report(r: dict) -> str:
     return head
 
 
-@click.command()
-@click.argument("model", type=click.Path())
-@click.option("--runtime", default="2.1", show_default=True, help="Lite runtime release to check against.")
-@click.option("--python", "python", type=click.Path(dir_okay=False),
-              help=f"Python of the old-runtime environment (default: .venv-compat, or ${PYTHON_ENV_VAR}).")
-@click.option("--json", "as_json", is_flag=True)
-def check_command(model, runtime, python, as_json):
-    """Run MODEL.ptl in an old lite runtime (torch 2.1 = the last Android release) and compare its
-    outputs with this torch's lite interpreter. Exit 0 when they match, 1 when they differ or the
-    file does not load or run there, 2 for usage errors."""
-    report = check_in_runtime(model, runtime=runtime, python=python)  # EdgepackError: reported by the CLI group
-    if as_json:
-        click.echo(json.dumps(_jsonable(report), indent=2, sort_keys=True))
-    else:
-        click.echo(_format_report(report))
-    if not report["passed"]:
-        click.echo(f"edgepack: error: check failed: {report['reason']}", err=True)
-        sys.exit(1)
-
-
 def _jsonable(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)

@@ -123,6 +123,8 @@ def test_predict_inspect_and_bench_take_pte(built, cli, tmp_path):
     assert "planned memory" in text and "delegated" in text
     result = json_out(cli("bench", out, "--runs", "2", "--warmup", "0", "--json", expect=0))
     assert result["format"] == "pte" and result["runtime"].startswith("ExecuTorch") and result["p50_ms"] > 0
+    report = json_out(cli("check", out, "--json", expect=0))
+    assert report["passed"] and any("largest side" in c for c in report["checks"])
 
 
 def test_predict_agrees_with_the_ptl_on_the_example_images(tmp_path, example_ckpt, cli):

@@ -572,3 +572,68 @@ def format_description(info: dict) -> str:
     for op in info["operators"]:
         lines.append(f"    {op['name']}")
     return "\n".join(lines)
+
+
+# --- check -------------------------------------------------------------------------------------
+
+def check(path) -> dict:
+    """`edgepack check FILE.pte`: run the file in the installed ExecuTorch runtime (the release the
+    Android library is built from) and check the contract an app relies on, from the file alone:
+    the manifest reads back through the runtime, outputs have the manifest's shape and are finite
+    (probabilities sum to 1), an RGBA frame gives the RGB frame's answer, and frames of the
+    smallest and largest accepted sides run. `passed` False with a `reason` when any fails."""
+    import math as _math
+
+    from ..validate import synthetic_images
+
+    version = _require_executorch()
+    module = PteModule(path)
+    text = module.manifest_text()
+    report = {"model": str(path), "runtime": f"executorch {version} (Python bindings)", "passed": False,
+              "reason": None, "checks": []}
+    try:
+        manifest = json.loads(text) if text is not None else None
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict):
+        report["reason"] = "no readable edgepack_manifest method"
+        return report
+    written = (manifest.get("executorch") or {}).get("version")
+    report["written_by"] = f"executorch {written}"
+    inp, out = manifest.get("input") or {}, manifest.get("output") or {}
+    n = out.get("num_classes")
+    frames = []
+    if inp.get("kind") == "image":
+        side = inp.get("max_side") if isinstance(inp.get("max_side"), int) else DEFAULT_MAX_SIDE
+        frames = [("synthetic", img) for img in synthetic_images()]
+        gen = torch.Generator().manual_seed(0)
+        frames.append(("largest side", torch.randint(0, 256, (side, max(16, side // 2), 3), dtype=torch.uint8,
+                                                     generator=gen)))
+        frames.append(("smallest side", torch.randint(0, 256, (16, 16, 3), dtype=torch.uint8, generator=gen)))
+    elif isinstance(inp.get("shape"), list):
+        frames = [("random tensor", torch.randn(*inp["shape"], generator=torch.Generator().manual_seed(0)))]
+    for label, frame in frames:
+        try:
+            y = module(frame)
+        except Exception as exc:  # the runtime failed on an input the manifest says it accepts
+            report["reason"] = f"{label} input {list(frame.shape)}: the runtime failed ({_first_line(exc)})"
+            return report
+        flat = y.reshape(-1)
+        if n is not None and flat.numel() != n:
+            report["reason"] = f"output has {flat.numel()} values, the manifest says {n} classes"
+            return report
+        if not bool(torch.isfinite(flat).all()):
+            report["reason"] = f"{label} input {list(frame.shape)}: non-finite outputs"
+            return report
+        if out.get("kind") == "probabilities" and out.get("activation") == "softmax" and \
+                not _math.isclose(float(flat.sum()), 1.0, abs_tol=1e-4):
+            report["reason"] = f"{label} input: probabilities sum to {float(flat.sum()):.5f}"
+            return report
+        if frame.dim() == 3 and frame.shape[2] == 3:
+            rgba = torch.cat([frame, torch.full_like(frame[:, :, :1], 255)], 2)
+            if not torch.allclose(module(rgba), y, atol=1e-6):
+                report["reason"] = f"{label} input: RGBA and RGB frames give different outputs"
+                return report
+        report["checks"].append(f"{label} {list(frame.shape)}: ok")
+    report.update(passed=True, inputs=len(frames))
+    return report
