@@ -80,7 +80,7 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class StockResize(nn.Module):
     """uint8 `[H, W, 3|4]` -> normalised float `[1, 3, out_h, out_w]` from stock ops (see module doc)."""
 
-    def __init__(self, cfg: PreprocessConfig, max_side: int, blocks: int = 8, channels_last: bool = False):
+    def __init__(self, cfg: PreprocessConfig, max_side: int, blocks: int = 4, channels_last: bool = False):
         super().__init__()
         self.out_h, self.out_w = int(cfg.input_size[0]), int(cfg.input_size[1])
         self.scale_h, self.scale_w = cfg.scale_size
@@ -203,7 +203,9 @@ class StockResize(nn.Module):
             start = torch.where(v, f, big[lo:hi]).min()
             start = torch.where(start >= (1 << 30), torch.zeros_like(start), start) + chain
             index = torch.clamp(start + positions, max=n - 1)
-            gathered = rows.index_select(0, index).to(torch.float32)
+            gathered = rows.index_select(0, index)
+            if gathered.dtype != torch.float32:
+                gathered = gathered.to(torch.float32)
             # The block's [rows, taps] weights placed at their window positions: [rows, window].
             at = ((f - start).unsqueeze(1) + taps).clamp(min=0)
             at = torch.where(w != 0.0, at, torch.zeros_like(at))
@@ -211,8 +213,9 @@ class StockResize(nn.Module):
                 assert int(at.max()) < length, f"tap {int(at.max())} outside a window of {length} rows"
             at = at.clamp(max=length - 1)
             placed = torch.zeros(hi - lo, length, dtype=torch.float32).scatter_add(1, at, w)
-            # Rounded and stored as uint8, as Pillow does after each pass (and 4x smaller).
-            part = self._round8(_matmul(placed, gathered)).to(torch.uint8)
+            # Rounded to 0..255 integers, as Pillow's intermediate image is; kept in float, since a
+            # dtype conversion runs on ExecuTorch's (slow, portable) kernels, not in XNNPACK.
+            part = self._round8(_matmul(placed, gathered))
             chain = part[0, 0:1].to(torch.int64) * 0
             parts.append(part)
         return torch.cat(parts, 0), chain
@@ -235,11 +238,11 @@ class StockResize(nn.Module):
                                          self.blocks, *self._scale_bound(h_int, w_int, 0))
         across = vertical.reshape(self.out_h, w_int, c_int).permute(1, 0, 2).reshape(w_int, self.out_h * c_int)
         both, chain = self._row_pass(across, w_int, first_w, weights_w, valid_w, self.out_w, chain,
-                                      max(1, self.blocks // 4), *self._scale_bound(h_int, w_int, 1))
-        # [out_w, out_h, C] uint8 -> [1, 3, out_h, out_w] float; RGB of RGBA by index_select, since
-        # slicing a dynamic channel count would specialise it.
+                                      max(1, self.blocks // 2), *self._scale_bound(h_int, w_int, 1))
+        # [out_w, out_h, C] -> [1, 3, out_h, out_w]; RGB of RGBA by index_select, since slicing a
+        # dynamic channel count would specialise it.
         rgb = torch.arange(3, dtype=torch.int64)
-        out = both.reshape(self.out_w, self.out_h, c_int).index_select(2, rgb).to(torch.float32)
+        out = both.reshape(self.out_w, self.out_h, c_int).index_select(2, rgb)
         out = out.permute(2, 1, 0).reshape(1, 3, self.out_h, self.out_w)
 
         inside = (valid_h.unsqueeze(1) & valid_w.unsqueeze(0)).unsqueeze(0).unsqueeze(0)
