@@ -107,6 +107,17 @@ def check_options(opts) -> None:
         raise EdgepackError(f"--max-side must be in {MIN_SIDE}..{MAX_MAX_SIDE} (memory is planned for it)")
 
 
+def runtime_versions(version: str) -> dict:
+    """What the manifest says about the runtimes that load the file. ExecuTorch's compatibility
+    policy (runtime/COMPATIBILITY.md): a runtime loads programs written by its own and the
+    previous minor release; the Android library is published per release as
+    org.pytorch:executorch-android:<version>."""
+    major, minor = (int(v) for v in version.split(".")[:2])
+    return {"version": version, "manifest_method": MANIFEST_METHOD,
+            "runtimes": [f"{major}.{minor}.x", f"{major}.{minor + 1}.x"],
+            "android": f"org.pytorch:executorch-android:{version}"}
+
+
 # --- lowering ----------------------------------------------------------------------------------
 
 @dataclass
@@ -417,7 +428,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
                             resize_rounding="uint8")
     parts = {"format": "pte", "source": src.info, "task": prep.task, "labels": prep.labels, "input": input_spec,
              "output": prep.output_spec(), "preprocess": pre_manifest, "quantization": quant_info,
-             "executorch": {"version": et_version, "manifest_method": MANIFEST_METHOD},
+             "executorch": runtime_versions(et_version),
              "bytecode_version": None, "options": opts.recorded()}
 
     def level(delegate: bool, dropped: List[str]):
@@ -560,8 +571,8 @@ def format_description(info: dict) -> str:
              f"  delegates       " + (", ".join(f"{k} x{v}" for k, v in info["delegates"].items()) or "none")]
     et = m.get("executorch") or {}
     if et:
-        lines.append(f"  executorch      written by {et.get('version')}; loads in runtimes of that minor release "
-                     "and the next (ExecuTorch's compatibility policy)")
+        lines.append(f"  executorch      written by {et.get('version')}; runtimes {', '.join(et.get('runtimes') or [])} "
+                     f"load it (ExecuTorch's compatibility policy); Android: {et.get('android')}")
     lines += format_manifest_lines(m)
     opt = m.get("optimizer") or {}
     if opt.get("portable_ops") is not None:
