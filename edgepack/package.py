@@ -627,7 +627,7 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
 
     def level(index: int, make):
         def run() -> Candidate:
-            path = _tmp_path(out, f"candidate{index}")
+            path = _tmp_path(out, f"l{index}.candidate")
             variant = stages.run("optimize", make)
             base = mf.base_manifest(**manifest_parts, optimizer=variant.describe(), options=opts.recorded())
             try:

@@ -437,7 +437,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
             reserved = padded_manifest(base)
             lowered = stages.run("lower", lower, exported, reserved, delegate)
             lowered.dropped = dropped
-            path = _tmp_path(out, f"candidate{int(delegate)}")
+            path = _tmp_path(out, f"l{1 - int(delegate)}.candidate")
             try:
                 _write_bytes(path, lowered.buffer)
                 try:

@@ -69,6 +69,22 @@ def tap_count(mode: str, scale: float) -> int:
     return int(math.ceil(2 * support)) + 2
 
 
+def _sum_taps(weights: torch.Tensor) -> torch.Tensor:
+    """Row sums [N, 1] of float64 `weights` [N, T] by folding halves: the same float64 additions in
+    the same order in eager PyTorch and in ExecuTorch. (ExecuTorch's portable `sum` accumulates
+    float64 at float32 precision, and an ulp of difference in a normalised weight flips its
+    fixed-point rounding now and then: the validation reference would then see other pixels.)"""
+    width = 1
+    while width < weights.size(1):
+        width *= 2
+    if width != weights.size(1):
+        weights = torch.cat([weights, torch.zeros(weights.size(0), width - weights.size(1), dtype=weights.dtype)], 1)
+    while width > 1:
+        width //= 2
+        weights = weights[:, :width] + weights[:, width:]
+    return weights
+
+
 def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """`a @ b` as a batch-of-one `bmm`: ExecuTorch's XNNPACK partitioner takes `bmm` with two
     run-time operands (dynamic shapes included), but `mm` only with constant weights."""
@@ -146,7 +162,7 @@ class StockResize(nn.Module):
             x = first.unsqueeze(1) + t.unsqueeze(0)
             weights = _filter((x - center.unsqueeze(1) + 0.5) / fscale, self.mode)
             weights = torch.where(t.unsqueeze(0) < count.unsqueeze(1), weights, torch.zeros_like(weights))
-            total = weights.sum(1, keepdim=True)
+            total = _sum_taps(weights)
             weights = weights / torch.where(total == 0.0, torch.ones_like(total), total)
             # Pillow's fixed point: round half away from zero to 22 fractional bits.
             weights = torch.trunc(weights * PRECISION + torch.where(weights < 0, -0.5, 0.5)) / PRECISION
@@ -212,10 +228,24 @@ class StockResize(nn.Module):
             if self.check_windows:  # tests: a tap outside the window would be folded in silently
                 assert int(at.max()) < length, f"tap {int(at.max())} outside a window of {length} rows"
             at = at.clamp(max=length - 1)
-            placed = torch.zeros(hi - lo, length, dtype=torch.float32).scatter_add(1, at, w)
+            # Exact arithmetic, so that eager PyTorch (the validation reference) and XNNPACK round
+            # every pixel the same way whatever order they sum in: the 22-bit fixed-point weight
+            # k is split into three small integer digits (k = d2 * 2^14 + d1 * 2^7 + d0), each
+            # product and partial sum with the 0..255 pixels is an integer below 2^24, and the
+            # digits' sums are recombined by scaling with powers of two.
+            rows_b = hi - lo
+            k = torch.round(w * PRECISION)
+            d2 = torch.round(k / 16384.0)
+            rest = k - d2 * 16384.0
+            d1 = torch.round(rest / 128.0)
+            d0 = rest - d1 * 128.0
+            digits = torch.cat([d2, d1, d0], 0)
+            placed = torch.zeros(3 * rows_b, length, dtype=torch.float32).scatter_add(1, at.repeat(3, 1), digits)
+            sums = _matmul(placed, gathered)  # [3 * rows, K]
+            value = ((sums[2 * rows_b:] / 128.0 + sums[rows_b:2 * rows_b]) / 128.0 + sums[:rows_b]) / 256.0
             # Rounded to 0..255 integers, as Pillow's intermediate image is; kept in float, since a
             # dtype conversion runs on ExecuTorch's (slow, portable) kernels, not in XNNPACK.
-            part = self._round8(_matmul(placed, gathered))
+            part = self._round8(value)
             chain = part[0, 0:1].to(torch.int64) * 0
             parts.append(part)
         return torch.cat(parts, 0), chain
