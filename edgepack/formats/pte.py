@@ -175,6 +175,7 @@ def _quiet(fn, *args, **kwargs):
 
 
 def lower(exported, manifest_text: str, delegate: bool) -> Lowered:
+    _point_at_flatc()
     return _quiet(_lower, exported, manifest_text, delegate)
 
 
