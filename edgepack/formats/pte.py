@@ -357,8 +357,8 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 
 
 def build_pte(source: str, opts, report) -> "BuildResult":
-    from ..package import (BuildResult, Candidate, _release_freed_memory, _tmp_path, _validation_inputs, prepare,
-                           publish, select_candidate, validation_section)
+    from ..package import (BuildResult, Candidate, _release_freed_memory, _tmp_path, _validation_inputs,
+                           check_finite_reference, prepare, publish, select_candidate, validation_section)
     from ..validate import run_all
 
     check_options(opts)
@@ -391,6 +391,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
                 raise EdgepackError(f"a --val image is {x.shape[1]}x{x.shape[0]}, larger than --max-side {max_side}; "
                                     "raise --max-side or use smaller validation images")
     float_outputs = stages.run("reference", run_all, wrap(src.model), vset.inputs)
+    check_finite_reference(float_outputs, vset)  # a NaN/inf model: say so before any lowering
     network, quant_info = src.model, {"mode": "none", "engine": None}
     if opts.quantize:
         from ..quantize import calibration_batches
@@ -457,7 +458,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
         reserved = cand.info["reserved"]
         final_text = padded_manifest(final, len(reserved.encode("utf-8")))
         stages.run("write", _write_bytes, final_tmp, replace_manifest(lowered.buffer, reserved, final_text))
-        publish(final_tmp, out, lambda p: run_file(p, vset.inputs), cand.outputs)
+        publish(final_tmp, out, lambda p: run_file(p, vset.inputs), cand.outputs, force=opts.force)
     finally:
         final_tmp.unlink(missing_ok=True)
         if sel is not None:
