@@ -755,7 +755,8 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
         validation = validation_section(opts, sel, float_outputs, vset, engine=engine,
                                         reference="float eager model")
         final = mf.base_manifest(**manifest_parts, optimizer=cand.optimizer, options=opts.recorded(),
-                                 validation=validation, bytecode_version=cand.info["bytecode_version"])
+                                 validation=validation, bytecode_version=cand.info["bytecode_version"],
+                                 integrity=stages.run("digest", mf.archive_digests, cand.path))
         stages.run("write", _write_final, cand.path, final_tmp, final)
         publish(final_tmp, out, lambda p: _run_lite(p, vset.inputs), cand.outputs, force=opts.force)
     finally:

@@ -14,6 +14,7 @@ import torch
 
 from edgepack import package
 from edgepack.errors import EdgepackError
+from edgepack.integrity import verify_ptl
 from edgepack.manifest import read_manifest
 from conftest import one_line_error, process_command, process_error
 
@@ -170,5 +171,5 @@ def test_two_concurrent_builds_to_one_new_path_exactly_one_wins(tiny_ckpt, tmp_p
     assert sorted(r.returncode for r in results) == [0, 2], [(r.returncode, r.stderr[-500:]) for r in results]
     loser = next(r for r in results if r.returncode == 2)
     assert "appeared while this build ran" in process_error(loser)
-    assert read_manifest(out)["schema"] == 1
+    assert verify_ptl(out, read_manifest(out))["status"] == "verified"
     assert _leftovers(tmp_path, out.name) == []
