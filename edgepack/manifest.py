@@ -53,6 +53,9 @@ def write_archive(src, dest, manifest: dict) -> None:
 
     Raises OSError when `dest` cannot be written (a full disk, say); `dest` may then be partial.
     """
+    # Serialised before the writer exists: an exception raised while torch's writer is alive
+    # escapes again from its C++ destructor and aborts the process (see _Sink).
+    manifest_bytes = mf_bytes(manifest)
     reader = torch._C.PyTorchFileReader(str(src))
     with open(dest, "wb") as f:
         sink = _Sink(f)
@@ -61,7 +64,7 @@ def write_archive(src, dest, manifest: dict) -> None:
         if version is not None:
             writer.set_min_version(version)
         for name in _copied_records(reader):
-            data = mf_bytes(manifest) if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
+            data = manifest_bytes if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
             writer.write_record(name, data, len(data))
         writer.write_end_of_file()
         del writer
