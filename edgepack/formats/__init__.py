@@ -11,7 +11,9 @@
 """
 from __future__ import annotations
 
+import os
 import pathlib
+import stat
 
 from ..errors import EdgepackError
 
@@ -34,8 +36,12 @@ def resolve_format(opts) -> str:
 
 
 def format_of_file(path) -> str:
-    """The format of an existing model file, from its first bytes (the suffix can lie)."""
+    """The format of an existing model file, from its first bytes (the suffix can lie). Paths that
+    are not regular files are never opened here (opening a FIFO blocks until a writer comes): the
+    suffix decides, and the format's reader refuses them with its one-line error."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return FORMATS_BY_SUFFIX.get(pathlib.Path(path).suffix.lower(), "ptl")
         with open(path, "rb") as f:
             head = f.read(8)
     except OSError:
