@@ -261,7 +261,12 @@ class PteModule:
         if verify:
             from ..integrity import verify_pte
 
-            text = self.manifest_text()
+            try:
+                with _native_log(log):
+                    text = self.manifest_text()
+            except Exception as exc:  # a damaged manifest method
+                raise EdgepackError(f"{path}: ExecuTorch cannot run its manifest method "
+                                    f"({_runtime_reason(exc, log)})") from None
             self.integrity = verify_pte(path, _parse_manifest(path, text), text)
         try:
             with _native_log(log):
