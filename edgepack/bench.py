@@ -314,11 +314,13 @@ def _check_model(path) -> dict:
     if model_format(path) == "pte":
         from .formats.pte import read_manifest
 
-        manifest = read_manifest(path)
+        manifest = read_manifest(path, verify=True)
     else:
         from .inspect import open_artifact
+        from .integrity import verify_ptl
 
         manifest = open_artifact(path)  # missing / not a zip / full-JIT / not bytecode -> EdgepackError
+        verify_ptl(path, manifest)  # a damaged file -> EdgepackError
     if manifest is None:
         raise EdgepackError(f"{path}: has no edgepack.json manifest, so its input is unknown; "
                             "build it with 'edgepack build'")

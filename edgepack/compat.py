@@ -233,6 +233,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
     import torch
 
     from .inspect import open_artifact
+    from .integrity import verify_ptl
     from .validate import compare
 
     exe = runtime_python(runtime, python)
@@ -245,6 +246,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
         for i, path in enumerate(paths):
             path = pathlib.Path(path)
             manifest = open_artifact(path)
+            verify_ptl(path, manifest)  # a damaged file is refused before any runtime loads it
             if manifest is None:
                 raise EdgepackError(f"{path}: no edgepack manifest, so no input spec to test it with")
             inputs, described = _check_inputs(manifest)

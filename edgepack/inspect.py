@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 
 from .errors import EdgepackError
 from .files import check_input_file
+from .integrity import describe as describe_integrity, verify_ptl
 from .manifest import MANIFEST_NAME
 from .runtimes import (MIN_SUPPORTED_BYTECODE, OPERATOR_LIST_RUNTIMES, RUNTIME_MAX_BYTECODE, VERIFIED_RUNTIMES,
                        runtime_key, runtime_operators)
@@ -215,6 +216,7 @@ def describe(path) -> dict:
     picks the format)."""
     path = pathlib.Path(path)
     manifest = open_artifact(path)
+    integrity = verify_ptl(path, manifest)  # a damaged file is refused (exit 2)
     names = _zip_names(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -245,6 +247,7 @@ def describe(path) -> dict:
         "xnnpack_prepacked": any(op.startswith(XNNPACK_PREFIX) for op in counts),
         "quantized_ops": any(op.startswith(QUANTIZED_PREFIXES) for op in counts),
         "extra_files": extra,
+        "integrity": integrity,
         "manifest": manifest,
     }
 
@@ -307,6 +310,7 @@ def format_description(info: dict) -> str:
         f"  xnnpack ops     {'yes' if info['xnnpack_prepacked'] else 'no'}",
         f"  quantized ops   {'yes' if info['quantized_ops'] else 'no'}",
         f"  extra files     {', '.join(info['extra_files']) or '-'}",
+        f"  integrity       {describe_integrity(info['integrity'])}",
     ]
     lines += format_manifest_lines(m)
     lines.append(f"  operators       {info['num_operators']} root operators"

@@ -53,22 +53,52 @@ def write_archive(src, dest, manifest: dict) -> None:
 
     Raises OSError when `dest` cannot be written (a full disk, say); `dest` may then be partial.
     """
+    # Serialised before the writer exists: an exception raised while torch's writer is alive
+    # escapes again from its C++ destructor and aborts the process (see _Sink).
+    manifest_bytes = mf_bytes(manifest)
     reader = torch._C.PyTorchFileReader(str(src))
     with open(dest, "wb") as f:
         sink = _Sink(f)
         writer = torch._C.PyTorchFileWriter(sink)
-        if reader.has_record("version"):
-            writer.set_min_version(int(reader.get_record("version").decode().strip()))
-        for name in reader.get_all_records():
-            if name in ("version", "byteorder", ".data/version", ".data/serialization_id") or name.endswith(".debug_pkl"):
-                continue  # the writer adds its own version, byte order and serialization id
-            data = mf_bytes(manifest) if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
+        version = _min_version(reader)
+        if version is not None:
+            writer.set_min_version(version)
+        for name in _copied_records(reader):
+            data = manifest_bytes if name == f"extra/{MANIFEST_NAME}" else reader.get_record(name)
             writer.write_record(name, data, len(data))
         writer.write_end_of_file()
         del writer
         sink.raise_error()
         f.flush()
         os.fsync(f.fileno())
+
+
+WRITER_RECORDS = ("version", "byteorder", ".data/version", ".data/serialization_id")
+
+
+def _min_version(reader) -> Optional[int]:
+    return int(reader.get_record("version").decode().strip()) if reader.has_record("version") else None
+
+
+def _copied_records(reader) -> list:
+    """The records `write_archive` copies: the writer adds its own version, byte order and
+    serialization id, and debug records are dropped."""
+    return [name for name in reader.get_all_records()
+            if name not in WRITER_RECORDS and not name.endswith(".debug_pkl")]
+
+
+def archive_digests(src) -> dict:
+    """The `integrity` section of the file `write_archive(src, ...)` writes: sha256 of every
+    record it will hold but the manifest and the serialization id (see edgepack.integrity),
+    computed from the candidate's records one at a time and from what torch's writer adds."""
+    from . import integrity
+
+    reader = torch._C.PyTorchFileReader(str(src))
+    digests = {name: integrity.sha256_hex(reader.get_record(name)) for name in _copied_records(reader)
+               if name != f"extra/{MANIFEST_NAME}"}
+    for name, data in integrity.writer_records(_min_version(reader)).items():
+        digests[name] = integrity.sha256_hex(data)
+    return integrity.ptl_section(digests)
 
 
 class _Sink:

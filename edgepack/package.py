@@ -11,9 +11,11 @@ import ctypes
 import dataclasses
 import gc
 import glob
+import math
 import os
 import pathlib
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -219,7 +221,8 @@ def _output_path(source: str, opts: BuildOptions, suffix: str = ".ptl") -> pathl
     out = pathlib.Path(opts.output or default_output_name(source, suffix))
     if out.is_dir():
         raise EdgepackError(f"{out}: is a directory; give a file name ending in {suffix}")
-    if out.exists() and not opts.force:
+    check_output_target(out)
+    if _name_taken(out) and not opts.force:
         raise EdgepackError(f"{out}: already exists; pass --force to replace it")
     parent = out.parent if str(out.parent) else pathlib.Path(".")
     if not parent.is_dir():
@@ -227,6 +230,37 @@ def _output_path(source: str, opts: BuildOptions, suffix: str = ".ptl") -> pathl
     if not os.access(parent, os.W_OK):
         raise EdgepackError(f"{parent}: output folder is not writable")
     return out
+
+
+def _name_taken(out: pathlib.Path) -> bool:
+    """Whether `out` names anything, a dangling symlink included."""
+    try:
+        os.lstat(out)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def check_output_target(out: pathlib.Path) -> None:
+    """Refuse an output path that names something other than a regular file (or a symlink to
+    one): a FIFO, a socket, a device such as /dev/null, or a link to one. --force replaces
+    files, never those: writing would hang or do nothing, and replacing them breaks the system."""
+    try:
+        st = os.stat(out)  # follows symlinks: a link to /dev/null is a device here
+    except (FileNotFoundError, NotADirectoryError):
+        return  # free (or a dangling symlink, which --force may replace)
+    except OSError as exc:
+        raise EdgepackError(f"{out}: cannot check the output path ({exc.strerror or exc})") from None
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+    via = " (through a symlink)" if os.path.islink(out) else ""
+    raise EdgepackError(f"{out}: is {kind}{via}, not a regular file; edgepack writes model files only to "
+                        "regular files, and --force does not replace anything else: choose another -o path")
 
 
 def _tmp_path(out: pathlib.Path, tag: str) -> pathlib.Path:
@@ -439,6 +473,7 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
         exported = stages.run("export", script_or_trace, network, opts.method, example)
         scripted = stages.run("script", _script_pipeline, wrap(exported))
         float_outputs = stages.run("reference", run_all, float_reference, inputs)
+        check_finite_reference(float_outputs, vset)
         # Quantized builds: the optimiser is checked against the unoptimised quantized module, and
         # the quantization error separately against the float model (min agreement).
         packed_reference = (stages.run("reference", _run_quantized, wrap(network).eval(), inputs)
@@ -493,6 +528,24 @@ def _script_pipeline(pipeline: torch.nn.Module) -> torch.jit.ScriptModule:
                             "(the network must map [N,3,H,W] to logits [N,C])") from None
 
 
+def check_finite_reference(outputs, vset: ValidationSet, what: str = "float") -> None:
+    """Refuse a model that outputs NaN or inf on the validation inputs before any file is made:
+    no optimisation level can fix it, and every comparison with it would blame the optimiser."""
+    bad = [i for i, o in enumerate(outputs) if not torch.isfinite(o).all()]
+    if not bad:
+        return
+    model = "the float model itself (in eager PyTorch, before any export or optimisation)" if what == "float" \
+        else f"the {what} model itself (before any export or optimisation)"
+    raise EdgepackError(f"{model} outputs NaN or inf on {len(bad)} of {len(outputs)} validation inputs: the model "
+                        "is broken, not the packaging (check its weights, e.g. BatchNorm running_var < 0, or "
+                        "--mean/--std); nothing written")
+
+
+def _finite_figures(figures: dict) -> dict:
+    """JSON has no NaN/inf (the manifest is strict JSON): such figures become null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in figures.items()}
+
+
 def _agreement(reference, outputs, vset: ValidationSet) -> float:
     """Top-1 agreement on the user's images when there are any (in-distribution: what matters for
     int8), else on all inputs. Synthetic frames give near-ties that flip on any rounding."""
@@ -510,6 +563,8 @@ def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agre
             return (f"int8 top-1 agreement with the float model is {agreement:.1%} < {opts.min_agreement:.1%} "
                     "(--min-agreement); try more --calib images, --quantize dynamic, or no quantization"), False
         return None, False
+    if not math.isfinite(vs_float.max_rel_err):
+        return "the file outputs NaN or inf where the float model does not", True
     if not vs_float.max_rel_err <= opts.rtol:
         return f"max relative error {vs_float.max_rel_err:.2e} > {opts.rtol:.0e} (--rtol)", True
     return None, False
@@ -595,13 +650,13 @@ def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outp
 def validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: ValidationSet, **extra) -> dict:
     """The manifest's "validation" figures, the same for every format."""
     outputs = sel.candidate.outputs
-    validation = dict(sel.vs_float.to_dict(), passed=sel.passed, inputs=vset.described,
+    validation = dict(_finite_figures(sel.vs_float.to_dict()), passed=sel.passed, inputs=vset.described,
                       rtol=None if opts.quantize else opts.rtol, **extra)
     if opts.quantize:
         validation.update(min_agreement=opts.min_agreement,
                           judged_top1_agreement=round(_agreement(float_outputs, outputs, vset), 5),
                           judged_on="--val images" if any(vset.user) else "all inputs",
-                          vs_quantized_eager=sel.vs_packed.to_dict())
+                          vs_quantized_eager=_finite_figures(sel.vs_packed.to_dict()))
     float_acc = accuracy(float_outputs, vset.targets)
     if float_acc is not None:
         file_acc = accuracy(outputs, vset.targets)
@@ -610,13 +665,43 @@ def validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: 
     return validation
 
 
+def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit for bit, with NaN equal to NaN (a file kept with --accept-mismatch may answer NaN)."""
+    return a.shape == b.shape and a.dtype == b.dtype and bool(((a == b) | (a.isnan() & b.isnan())).all())
+
+
 def publish(final_tmp: pathlib.Path, out: pathlib.Path, rerun: Callable[[pathlib.Path], List[torch.Tensor]],
-            validated: List[torch.Tensor]) -> None:
+            validated: List[torch.Tensor], force: bool = False) -> None:
     """The final file differs from the validated candidate only in its manifest: prove it by
-    running it again, then rename it into place."""
-    if not all(torch.equal(a, b) for a, b in zip(rerun(final_tmp), validated)):
+    running it again, then move it into place.
+
+    Without `force` the move is exclusive and atomic: `os.link(final_tmp, out)` fails when `out`
+    exists, so a file that appeared during the build (another program, a concurrent build of the
+    same output) is never replaced, and of two builds racing for one new path exactly one wins.
+    With `force`, `os.replace` (atomic, replaces a regular file). Either way `out` must not have
+    become a FIFO, device or socket meanwhile."""
+    if not all(_identical(a, b) for a, b in zip(rerun(final_tmp), validated)):
         raise ValidationError("the final file does not reproduce the validated outputs; nothing written")
-    os.replace(final_tmp, out)
+    check_output_target(out)
+    if force:
+        os.replace(final_tmp, out)
+        return
+    appeared = EdgepackError(f"{out}: appeared while this build ran (another build or program wrote it); "
+                             "nothing replaced, the build's file was discarded; pass --force to replace it")
+    try:
+        os.link(final_tmp, out)
+    except FileExistsError:
+        raise appeared from None
+    except OSError:  # a file system without hard links (FAT, some FUSE/network mounts)
+        try:  # claim the name exclusively, then move the file over the claim (atomic)
+            os.close(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            raise appeared from None
+        except OSError as exc:
+            raise EdgepackError(f"{out}: cannot write the output file ({exc.strerror or exc})") from None
+        os.replace(final_tmp, out)
+        return
+    final_tmp.unlink(missing_ok=True)
 
 
 def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float_outputs,
@@ -657,9 +742,10 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
         validation = validation_section(opts, sel, float_outputs, vset, engine=engine,
                                         reference="float eager model")
         final = mf.base_manifest(**manifest_parts, optimizer=cand.optimizer, options=opts.recorded(),
-                                 validation=validation, bytecode_version=cand.info["bytecode_version"])
+                                 validation=validation, bytecode_version=cand.info["bytecode_version"],
+                                 integrity=stages.run("digest", mf.archive_digests, cand.path))
         stages.run("write", _write_final, cand.path, final_tmp, final)
-        publish(final_tmp, out, lambda p: _run_lite(p, vset.inputs), cand.outputs)
+        publish(final_tmp, out, lambda p: _run_lite(p, vset.inputs), cand.outputs, force=opts.force)
     finally:
         final_tmp.unlink(missing_ok=True)
         if sel is not None:

@@ -17,6 +17,7 @@ from .errors import EdgepackError
 from .files import check_input_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
+from .integrity import verify_ptl
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
@@ -28,7 +29,7 @@ def open_model(path) -> tuple:
     if format_of_file(path) == "pte":
         from .formats import pte
 
-        module = pte.load(path)
+        module = pte.PteModule(path, verify=True)  # digests checked before the forward method loads
         text = module.manifest_text()
         try:
             manifest = json.loads(text) if text is not None else None
@@ -36,6 +37,7 @@ def open_model(path) -> tuple:
             raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
         return "pte", manifest, module
     manifest = open_artifact(path)
+    verify_ptl(path, manifest)  # before the lite interpreter sees a damaged file
     from .validate import load_lite
 
     try:

@@ -267,3 +267,36 @@ def test_pte_preprocessing_is_bit_identical_to_the_eager_reference(interpolation
         for frame in frames:
             with torch.no_grad():
                 assert torch.equal(runtime(frame), module(frame)), tuple(frame.shape)
+
+
+def test_manifest_digest_and_byte_flips_in_the_body(built, cli, tmp_path):
+    """The manifest records the digest of the program without its manifest string; one byte
+    flipped anywhere in the body (weights, delegate blobs, the program table) is refused by
+    predict, inspect and bench with "the file is damaged" (exit 2)."""
+    from edgepack import integrity
+
+    out, report = built
+    data = out.read_bytes()
+    module = pte.PteModule(out, verify=True)
+    text = module.manifest_text()
+    assert module.integrity["status"] == "verified"
+    section = report["manifest"]["integrity"]
+    assert section == {"algorithm": "sha256", "scheme": "pte-masked-manifest-v1",
+                       "sha256": integrity.pte_masked_digest(data, text)}
+    info = json_out(cli("inspect", out, "--json", expect=0))
+    assert info["integrity"]["status"] == "verified"
+    assert "integrity       verified" in cli("inspect", out, expect=0).stdout
+    img = tmp_path / "frame.png"
+    Image.fromarray(random_image(3, (120, 90)).numpy()).save(img)
+    start = data.find(text.encode("utf-8"))
+    for where in (0.55, 0.8, 0.95):  # inside the weights / delegate data, never the manifest
+        pos = int(len(data) * where)
+        assert not start <= pos < start + len(text.encode("utf-8"))
+        bad = tmp_path / f"bad{where}.pte"
+        flipped = bytearray(data)
+        flipped[pos] ^= 0x10
+        bad.write_bytes(bytes(flipped))
+        for command in (["predict", bad, img], ["inspect", bad], ["bench", bad, "--runs", "1", "--warmup", "0"]):
+            res = cli(*command)
+            assert res.exit_code == 2, (command, res.stderr)
+            assert "the file is damaged" in one_line_error(res), (command, res.stderr)

@@ -252,19 +252,37 @@ def _runtime_reason(exc: Exception, log: List[str]) -> str:
 class PteModule:
     """A `.pte` loaded with ExecuTorch's runtime; callable like a module on one input tensor."""
 
-    def __init__(self, path):
+    def __init__(self, path, verify: bool = False):
+        """`verify`: check the file against the digests in its manifest (edgepack.integrity) after
+        the program is parsed and before the forward method (delegates, weights) is loaded; the
+        result is `self.integrity`. The build's candidates have no digests yet and skip it."""
         _require_executorch()
         from executorch.runtime import Runtime, Verification
 
         path = pathlib.Path(path)
         check_input_file(path, ".pte model")
         log: List[str] = []
+        self.integrity: Optional[dict] = None
         try:
             with _native_log(log):
                 runtime = Runtime.get()
                 self.program = runtime.load_program(str(path), verification=Verification.InternalConsistency)
-                self.forward = self.program.load_method("forward")
         except Exception as exc:  # the runtime raises RuntimeError/ValueError for bad programs
+            raise EdgepackError(f"{path}: ExecuTorch cannot load it ({_runtime_reason(exc, log)})") from None
+        if verify:
+            from ..integrity import verify_pte
+
+            try:
+                with _native_log(log):
+                    text = self.manifest_text()
+            except Exception as exc:  # a damaged manifest method
+                raise EdgepackError(f"{path}: ExecuTorch cannot run its manifest method "
+                                    f"({_runtime_reason(exc, log)})") from None
+            self.integrity = verify_pte(path, _parse_manifest(path, text), text)
+        try:
+            with _native_log(log):
+                self.forward = self.program.load_method("forward")
+        except Exception as exc:
             raise EdgepackError(f"{path}: ExecuTorch cannot load it ({_runtime_reason(exc, log)})") from None
         if self.forward is None:
             raise EdgepackError(f"{path}: the program has no forward method")
@@ -296,8 +314,12 @@ def load(path) -> Callable:
     return PteModule(path)
 
 
-def read_manifest(path) -> Optional[dict]:
-    text = PteModule(path).manifest_text()
+def read_manifest(path, verify: bool = False) -> Optional[dict]:
+    """The manifest of a `.pte` (None when it has none); `verify`: refuse a damaged file."""
+    return _parse_manifest(path, PteModule(path, verify=verify).manifest_text())
+
+
+def _parse_manifest(path, text: Optional[str]) -> Optional[dict]:
     if text is None:
         return None
     try:
@@ -368,8 +390,10 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 
 
 def build_pte(source: str, opts, report) -> "BuildResult":
-    from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path, _validation_inputs, prepare,
-                           publish, select_candidate, validation_section)
+    from ..integrity import pte_masked_digest, pte_section
+    from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path,
+                           _validation_inputs, check_finite_reference, prepare, publish, select_candidate,
+                           validation_section)
     from ..validate import run_all
 
     check_options(opts)
@@ -402,6 +426,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
                 raise EdgepackError(f"a --val image is {x.shape[1]}x{x.shape[0]}, larger than --max-side {max_side}; "
                                     "raise --max-side or use smaller validation images")
     float_outputs = stages.run("reference", run_all, wrap(src.model), vset.inputs)
+    check_finite_reference(float_outputs, vset)  # a NaN/inf model: say so before any lowering
     network, quant_info = src.model, {"mode": "none", "engine": None}
     if opts.quantize:
         from ..quantize import calibration_batches
@@ -467,11 +492,15 @@ def build_pte(source: str, opts, report) -> "BuildResult":
         memory = {"planned_bytes": lowered.planned_bytes, "max_side": max_side if prep.image_input else None,
                   "note": "working memory ExecuTorch plans for the largest accepted input; "
                           "weights and the input frame come on top"}
-        final = mf.base_manifest(**parts, optimizer=cand.optimizer, memory=memory, validation=validation)
         reserved = cand.info["reserved"]
+        # The digest of the program without its manifest string, which the final manifest
+        # replaces in place with one of the same length (edgepack.integrity).
+        digest = stages.run("digest", pte_masked_digest, lowered.buffer, reserved)
+        final = mf.base_manifest(**parts, optimizer=cand.optimizer, memory=memory, validation=validation,
+                                 integrity=pte_section(digest))
         final_text = padded_manifest(final, len(reserved.encode("utf-8")))
         stages.run("write", _write_bytes, final_tmp, replace_manifest(lowered.buffer, reserved, final_text))
-        publish(final_tmp, out, lambda p: run_file(p, vset.inputs), cand.outputs)
+        publish(final_tmp, out, lambda p: run_file(p, vset.inputs), cand.outputs, force=opts.force)
     finally:
         final_tmp.unlink(missing_ok=True)
         if sel is not None:
@@ -534,6 +563,9 @@ def describe(path) -> dict:
         manifest = json.loads(text) if text is not None else None
     except ValueError as exc:
         raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+    from ..integrity import verify_pte
+
+    integrity = verify_pte(path, manifest, text, data)
     methods = {}
     for plan in program.execution_plan:
         methods[plan.name] = {
@@ -555,12 +587,14 @@ def describe(path) -> dict:
         "delegates": dict(forward["delegates"]),
         "planned_bytes": forward["planned_bytes"],
         "instructions": forward["instructions"],
+        "integrity": integrity,
         "manifest": manifest,
     }
 
 
 def format_description(info: dict) -> str:
     from ..inspect import format_manifest_lines
+    from ..integrity import describe as describe_integrity
 
     m = info.get("manifest") or {}
     lines = [f"{info['file']}",
@@ -569,7 +603,8 @@ def format_description(info: dict) -> str:
              f"  format          {info['format']}, program version {info['program_version']}",
              f"  methods         {', '.join(info['methods'])}",
              f"  planned memory  {info['planned_bytes'] / 1e6:.1f} MB (working memory for the largest input)",
-             f"  delegates       " + (", ".join(f"{k} x{v}" for k, v in info["delegates"].items()) or "none")]
+             f"  delegates       " + (", ".join(f"{k} x{v}" for k, v in info["delegates"].items()) or "none"),
+             f"  integrity       {describe_integrity(info['integrity'])}"]
     et = m.get("executorch") or {}
     if et:
         lines.append(f"  executorch      written by {et.get('version')}; runtimes {', '.join(et.get('runtimes') or [])} "

@@ -1,6 +1,7 @@
 package dev.edgepack.demo;
 
 import dev.edgepack.demo.core.FormatSniffer;
+import dev.edgepack.demo.core.Integrity;
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ManifestException;
 import dev.edgepack.demo.core.ModelFormat;
@@ -73,7 +74,7 @@ final class ExecuTorchBackend implements ModelRuntime {
       if (problem != null) {
         throw new ModelUnavailableException(ModelUnavailableException.Kind.INCOMPATIBLE, problem);
       }
-      manifest = readManifest(module);
+      manifest = readManifest(module, file);
       loadForward(module);
     } catch (ModelUnavailableException e) {
       module.destroy();
@@ -104,7 +105,8 @@ final class ExecuTorchBackend implements ModelRuntime {
     module.loadMethod(PteManifest.FORWARD);
   }
 
-  private static Manifest readManifest(Module module) throws ModelUnavailableException {
+  /** The manifest, after the file's bytes were checked against its digests (before forward loads). */
+  private static Manifest readManifest(Module module, File file) throws ModelUnavailableException {
     EValue[] out = module.execute(Manifest.PTE_METHOD_NAME);
     List<PteManifest.Value> values = new ArrayList<>();
     if (out != null) {
@@ -113,7 +115,10 @@ final class ExecuTorchBackend implements ModelRuntime {
       }
     }
     try {
-      return Manifest.parseCompatible(PteManifest.text(values), ModelFormat.PTE);
+      String text = PteManifest.text(values);
+      Manifest manifest = Manifest.parseCompatible(text, ModelFormat.PTE);
+      Integrity.verifyPte(file, text);
+      return manifest;
     } catch (ManifestException e) {
       throw new ModelUnavailableException(ModelUnavailableException.Kind.INCOMPATIBLE, e.getMessage(), e);
     }

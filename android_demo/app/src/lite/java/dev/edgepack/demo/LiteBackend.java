@@ -1,6 +1,7 @@
 package dev.edgepack.demo;
 
 import dev.edgepack.demo.core.FormatSniffer;
+import dev.edgepack.demo.core.Integrity;
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ManifestException;
 import dev.edgepack.demo.core.ModelFormat;
@@ -67,7 +68,14 @@ final class LiteBackend implements ModelRuntime {
     } catch (IOException e) {
       return null; // a damaged zip: let the runtime have a go; it decides
     }
-    return checked(text);
+    Manifest manifest = checked(text);
+    try {
+      // The lite interpreter ignores zip CRCs: check the manifest's digests before it loads.
+      Integrity.verifyPtl(file, text);
+    } catch (ManifestException e) {
+      throw new ModelUnavailableException(ModelUnavailableException.Kind.INCOMPATIBLE, e.getMessage(), e);
+    }
+    return manifest;
   }
 
   private static Manifest checked(String text) throws ModelUnavailableException {
