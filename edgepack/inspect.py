@@ -72,9 +72,14 @@ def open_artifact(path) -> Optional[dict]:
             entry = next((n for n in names if n.endswith(f"/extra/{MANIFEST_NAME}")), None)
             if entry is None:
                 return None
-            return json.loads(zf.read(entry).decode("utf-8"))
+            manifest = json.loads(zf.read(entry).decode("utf-8"))
     except (zipfile.BadZipFile, OSError, ValueError, UnicodeDecodeError) as exc:
         raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+    if manifest is None:  # a manifest that says `null` is not "no manifest": refused as invalid
+        from .manifest import check_manifest
+
+        check_manifest(manifest, path)
+    return manifest
 
 
 # --- bytecode.pkl, read without running anything ------------------------------------------------
@@ -222,8 +227,12 @@ def describe(path) -> dict:
 
 
 def describe_ptl(path) -> dict:
+    from .manifest import check_manifest
+
     path = pathlib.Path(path)
     manifest = open_artifact(path)
+    if manifest is not None:
+        check_manifest(manifest, path, "ptl")
     names = _zip_names(path)
     try:
         with zipfile.ZipFile(path) as zf:

@@ -7,7 +7,6 @@ as an app would scale a camera photo, and the result says so.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import List, Optional
 
@@ -16,6 +15,7 @@ import torch
 from .errors import EdgepackError
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
+from .manifest import ManifestError, check_manifest, check_output
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
@@ -28,13 +28,10 @@ def open_model(path) -> tuple:
         from .formats import pte
 
         module = pte.load(path)
-        text = module.manifest_text()
-        try:
-            manifest = json.loads(text) if text is not None else None
-        except ValueError as exc:
-            raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
-        return "pte", manifest, module
+        return "pte", pte.parse_manifest(module.manifest_text(), path, module.signature()), module
     manifest = open_artifact(path)
+    if manifest is not None:
+        check_manifest(manifest, path, "ptl")
     from .validate import load_lite
 
     try:
@@ -68,6 +65,7 @@ class Predictor:
         self.output = self.manifest.get("output", {})
         self.image_input = self.manifest.get("input", {}).get("kind") == "image"
         self.preprocess = None
+        self.checked = False  # the model's output compared with the manifest (on the first run)
         if not self.image_input:
             # A float-input file leaves preprocessing to the caller; do it here as the manifest says.
             pre = self.manifest.get("preprocess")
@@ -79,10 +77,15 @@ class Predictor:
     def run(self, image: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             if self.preprocess is not None:
-                out = self.module(self.preprocess(image))[0]
+                out = self.module(self.preprocess(image))
             else:
                 out = self.module(image)
+        if not self.checked:
+            check_output(out, self.manifest, self.path)
+            self.checked = True
         out = out.float().reshape(-1)
+        if not bool(torch.isfinite(out).all()):
+            raise EdgepackError("the model's output is not finite (NaN or inf)")
         if self.output.get("kind") == "logits":
             out = torch.sigmoid(out) if self.manifest.get("task") == "multilabel" else torch.softmax(out, 0)
         return out
@@ -104,10 +107,20 @@ class Predictor:
         limit = self.max_side() if self.image_input else None
         if limit is not None and max(image.shape[0], image.shape[1]) > limit:
             image = fit_to_side(image, limit)
+        first = not self.checked
         try:
             probs = self.run(image)
-        except (RuntimeError, ValueError) as exc:
-            raise EdgepackError(f"{path}: the model rejected the image ({str(exc).splitlines()[0][:160]})") from None
+        except EdgepackError as exc:
+            if isinstance(exc, ManifestError):
+                raise
+            raise EdgepackError(f"{path}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - RuntimeError, torch.jit.Error, ValueError from the runtimes
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+            if first:  # a checked image the model cannot take on its first run: file and manifest disagree
+                kind = (self.manifest.get("input") or {}).get("kind")
+                raise ManifestError(f"{self.path}: the model does not run on the input its manifest describes "
+                                    f"(input.kind {kind!r}): {reason}; rebuild it with 'edgepack build'") from None
+            raise EdgepackError(f"{path}: the model rejected the image ({reason})") from None
         k = min(top_k, probs.numel())
         values, indices = torch.topk(probs, k)
         return {
