@@ -232,7 +232,7 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
 
     out = section(m, "output", "output", required=True)
     okind = out.get("kind")
-    expect(okind, okind in OUTPUT_KINDS, "output.kind", '"probabilities" or "logits"')
+    expect(okind, isinstance(okind, str) and okind in OUTPUT_KINDS, "output.kind", '"probabilities" or "logits"')
     act = out.get("activation")
     expect(act, act in OUTPUT_KINDS[okind], "output.activation",
            " or ".join(json.dumps(a) for a in OUTPUT_KINDS[okind]) + f" for {okind}")

@@ -36,8 +36,9 @@ def open_model(path) -> tuple:
 
     try:
         module = load_lite(path)
-    except RuntimeError as exc:
-        raise EdgepackError(f"{path}: the lite interpreter cannot load it ({str(exc).splitlines()[0][:160]})") from None
+    except Exception as exc:  # noqa: BLE001 - RuntimeError, UnicodeDecodeError, ...: a damaged file is an input problem
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise EdgepackError(f"{path}: the lite interpreter cannot load it ({reason})") from None
     return "ptl", manifest, module
 
 

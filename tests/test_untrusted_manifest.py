@@ -90,6 +90,7 @@ TYPE_CASES = [
     ("labels-numbers", "img", _replace("labels", [1, 2, 3, 4]), "'labels' must be a list of strings"),
     ("labels-short", "img", _replace("labels", ["a", "b", "c"]), "3 labels for output.num_classes 4"),
     ("labels-long", "img", _replace("labels", list("abcdefg")), "7 labels for output.num_classes 4"),
+    ("output-kind-array", "img", _set(["output", "kind"], []), "'output.kind' must be"),
     ("num-classes-wrong", "img", _set(["output", "num_classes"], 6), "does not match output.num_classes 6"),
     ("num-classes-string", "img", _set(["output", "num_classes"], "4"), "'output.num_classes' must be"),
     ("num-classes-zero", "img", _set(["output", "num_classes"], 0), "'output.num_classes' must be"),
@@ -213,3 +214,16 @@ def test_non_finite_output_is_an_error_not_a_prediction(files):
     predictor.module = lambda x: torch.full((4,), math.nan)
     with pytest.raises(EdgepackError, match="not finite"):
         predictor.predict_file(files["image"])
+
+
+@pytest.mark.parametrize("command", ["predict", "inspect", "bench"])
+def test_undecodable_bytecode_string_is_an_input_error(cli, files, command):
+    """A byte of a .ptl's bytecode.pkl made invalid UTF-8 (found by the fuzz campaign: the lite
+    loader raises UnicodeDecodeError, which predict reported as an internal error, exit 3)."""
+    data = bytearray(files["img"].read_bytes())
+    start, length = mutations.records(files["img"])["bytecode"][0]
+    data[data.index(b"aten::", start, start + length) + 1] = 0xFF
+    path = files["root"] / "bad_utf8.ptl"
+    path.write_bytes(bytes(data))
+    line = one_line_error(cli(*_args(command, path, files), expect=2))
+    assert "utf-8" in line, line
