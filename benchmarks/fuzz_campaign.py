@@ -431,7 +431,7 @@ def prepare_case(case: dict, files: dict, work: pathlib.Path, manifests: dict) -
     elif command == "bench":
         argv = ["bench", path, "--runs", "1", "--warmup", "0", "--timeout", "60"]
     else:
-        argv = ["check", path, "--python", sys.executable]
+        argv = ["check", path, "--python", files["compat_python"]]
     return argv + options + ["--json"]
 
 
@@ -471,7 +471,13 @@ def worker_main(argv: List[str]) -> int:
             progress.write(f"{index}\n")
             progress.flush()
             (work / "case").mkdir(exist_ok=True)
-            argv_case = prepare_case(case, files, work / "case", manifests)
+            try:
+                argv_case = prepare_case(case, files, work / "case", manifests)
+            except Exception:  # a bug of the campaign, not of edgepack: the case is "not run"
+                results.write(json.dumps({"id": case["id"], "exit": None, "missing": True,
+                                          "prepare_error": traceback.format_exc()[-1500:]}) + "\n")
+                results.flush()
+                continue
             start = time.perf_counter()
             err_buf = io.StringIO()
             with contextlib.redirect_stderr(err_buf):  # warnings printed by libraries, not by the CLI
@@ -594,6 +600,9 @@ def summarize(cases: List[dict], records: Dict[int, dict], reference: dict) -> d
     for case in cases:
         rec = records.get(case["id"], {"exit": None, "missing": True})
         out = outcome(case, rec, reference) if not rec.get("missing") else "not-run"
+        if out == "refused" and case["command"] == "check" and any(
+                "recreate it with" in line for line in rec.get("error_lines") or []):
+            out = "refused-no-old-runtime"  # check got as far as the old runtime, which is not torch 2.1 here
         case["outcome"] = out
         key = (case["category"], case["command"], case["target"])
         by[key][out] += 1
@@ -670,6 +679,9 @@ def report_markdown(meta: dict, s: dict, cases: List[dict]) -> str:
         f"- manifest edits accepted that change what predict prints (`accepted-manifest-edit`): "
         f"{t['accepted-manifest-edit']}",
         f"- refused with one error line (exit 1/2): {t['refused']}; ok: {t['ok']}",
+        f"- `check`: old runtime `{meta['compat_python']}` (torch {meta['compat_torch']})"
+        + (f"; {t['refused-no-old-runtime']} check cases reached the old-runtime step and stopped there "
+           "(`refused-no-old-runtime`: no torch 2.1 environment)" if t["refused-no-old-runtime"] else ""),
         f"- integrity probe (one flipped byte in the largest weight record, predict): exit {meta['probe']['exit']}, "
         + ("**detected**" if meta["probe"]["detected"] else "**not detected: this build has no integrity digests**")
         + (f" ({meta['probe']['message']})" if meta["probe"].get("message") else ""),
@@ -680,9 +692,11 @@ def report_markdown(meta: dict, s: dict, cases: List[dict]) -> str:
         "",
         "| category | command | file | cases | refused | ok | undetected | silent wrong | accepted edit | crash | hang |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        # refused includes refused-no-old-runtime (see Totals)
     ]
     for (category, command, target), c in sorted(s["by"].items()):
-        lines.append(f"| {category} | {command} | {target} | {sum(c.values())} | {c['refused']} | {c['ok']} | "
+        lines.append(f"| {category} | {command} | {target} | {sum(c.values())} | "
+                     f"{c['refused'] + c['refused-no-old-runtime']} | {c['ok']} | "
                      f"{c['undetected-damage']} | {c['silent-wrong-answer']} | {c['accepted-manifest-edit']} | "
                      f"{c['crash']} | {c['hang']} |")
     lines += ["", "## Exit-code histograms", "", "| category | command | exit codes |", "|---|---|---|"]
@@ -692,7 +706,7 @@ def report_markdown(meta: dict, s: dict, cases: List[dict]) -> str:
               "| file | record kind | cases | refused | silent wrong | undetected | crash | hang |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for (target, kind), c in sorted(s["kinds"].items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        lines.append(f"| {target} | {kind} | {sum(c.values())} | {c['refused']} | {c['silent-wrong-answer']} | "
+        lines.append(f"| {target} | {kind} | {sum(c.values())} | {c['refused'] + c['refused-no-old-runtime']} | {c['silent-wrong-answer']} | "
                      f"{c['undetected-damage']} | {c['crash']} | {c['hang']} |")
     lines += ["", "## Failures (crash, hang, not run)", ""]
     if not s["failures"]:
@@ -731,6 +745,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--case-timeout", type=float, default=120.0)
     parser.add_argument("--no-image-pte", action="store_true", help="skip the image-input .pte (its build takes ~30 s)")
     parser.add_argument("--only", help="comma-separated categories to run")
+    parser.add_argument("--compat-python", help="python of a torch 2.1 environment for `check` (default: "
+                        "$EDGEPACK_COMPAT_PYTHON, else .venv-compat, else this python: check then stops at the "
+                        "old-runtime step)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="Markdown report ('-' for none)")
     parser.add_argument("--json", dest="json_out", help="raw per-case records and the summary as JSON")
     parser.add_argument("--workdir", help="keep the artifacts and worker files here (default: a temporary folder)")
@@ -743,6 +760,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         log(f"fuzz campaign: building the artifacts in {root} ...")
         info = setup(root, image_pte=not args.no_image_pte)
         files = info["files"]
+        files["compat_python"] = _compat_python(args.compat_python)
+        compat_torch = subprocess.run([files["compat_python"], "-c", "import torch; print(torch.__version__)"],
+                                      capture_output=True, text=True, timeout=300).stdout.strip() or "?"
         reference = references(files)
         probe = integrity_probe(files, root)
         setup_s = time.perf_counter() - started
@@ -777,6 +797,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "cpu": f"{os.cpu_count()} logical CPUs", "torch": torch.__version__,
             "executorch": _version("executorch"), "wall_s": time.perf_counter() - started, "setup_s": setup_s,
             "build_s": info["build_s"], "files": sorted(files), "probe": probe,
+            "compat_python": files["compat_python"], "compat_torch": compat_torch,
         }
         if args.out != "-":
             pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -796,6 +817,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"integrity probe {'detected' if probe['detected'] else 'not detected'}")
         print(json.dumps({"cases": len(cases), "totals": dict(t), "probe": probe, "exit_codes": dict(summary["exit_total"])}))
     return 0 if not (t["crash"] or t["hang"] or t["not-run"]) else 1
+
+
+def _compat_python(given: Optional[str]) -> str:
+    for candidate in (given, os.environ.get("EDGEPACK_COMPAT_PYTHON"), str(ROOT / ".venv-compat" / "bin" / "python")):
+        if candidate and pathlib.Path(candidate).exists():
+            return candidate
+    return sys.executable
 
 
 def _version(name: str) -> Optional[str]:

@@ -227,3 +227,16 @@ def test_undecodable_bytecode_string_is_an_input_error(cli, files, command):
     path.write_bytes(bytes(data))
     line = one_line_error(cli(*_args(command, path, files), expect=2))
     assert "utf-8" in line, line
+
+
+@pytest.mark.parametrize("command", ["predict", "inspect", "bench"])
+def test_undecodable_pte_manifest_is_an_input_error(cli, files, command):
+    """A byte of a .pte's manifest string made invalid UTF-8 (found by the fuzz campaign: the
+    runtime's string conversion raised UnicodeDecodeError, exit 3)."""
+    data = bytearray(files["flt_pte"].read_bytes())
+    start, length = mutations.records(files["flt_pte"])["manifest"][0]
+    data[data.index(b'"labels"', start, start + length) + 2] = 0xE5
+    path = files["root"] / "bad_utf8.pte"
+    path.write_bytes(bytes(data))
+    line = one_line_error(cli(*_args(command, path, files), expect=2))
+    assert "corrupt" in line, line

@@ -245,6 +245,7 @@ class PteModule:
         from executorch.runtime import Runtime, Verification
 
         path = pathlib.Path(path)
+        self.path = path
         if not path.is_file():
             raise EdgepackError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
         log: List[str] = []
@@ -281,7 +282,10 @@ class PteModule:
     def manifest_text(self) -> Optional[str]:
         if MANIFEST_METHOD not in self.program.method_names:
             return None
-        value = self.program.load_method(MANIFEST_METHOD).execute([])[0]
+        try:
+            value = self.program.load_method(MANIFEST_METHOD).execute([])[0]
+        except Exception as exc:  # noqa: BLE001 - e.g. UnicodeDecodeError: damaged manifest bytes
+            raise EdgepackError(f"{self.path}: corrupt manifest ({_first_line(exc)})") from None
         return value if isinstance(value, str) else None
 
 
