@@ -1,7 +1,7 @@
 """Fuzz campaign (#14 item 6): every command against damaged and hostile inputs, with figures.
 
     python benchmarks/fuzz_campaign.py                      # the full campaign (~6,000 cases)
-    python benchmarks/fuzz_campaign.py --scale 0.05         # a slice (CI runs one, tests/test_fuzz_campaign.py)
+    python benchmarks/fuzz_campaign.py --scale 0.06 --no-image-pte   # a slice (CI runs one: tests/test_fuzz_campaign.py)
 
 Setup builds small real artifacts from a tiny timm test network (`test_efficientnet`, 4 classes):
 an image-input and a float-input `.ptl` and `.pte`, its checkpoint and two images. Then a seeded
@@ -29,9 +29,10 @@ Each case gets an outcome:
   byte and looks for exit 2);
 - `undetected-damage`: a `model-bytes` case where inspect/bench/check exit 0 on a damaged file
   (they produce no answer to compare), or predict gives the same answer as the original;
-- `accepted-manifest-edit`: a manifest mutation that exits 0 and changes what predict prints
-  (e.g. renamed labels, a float-input file's normalisation); the manifest is not covered by the
-  integrity digests, so such edits are only checked for consistency, not detected;
+- `accepted-manifest-edit`: a manifest mutation (or a byte flip inside the manifest record) that
+  exits 0 and changes what predict prints (e.g. renamed labels, a float-input file's
+  normalisation); the manifest is not covered by the integrity digests, so such edits are only
+  checked for consistency, not detected;
 - `refused` (exit 1 or 2 with one error line), `ok` (exit 0 and, where comparable, the same answer).
 
 The report (`--out`, default benchmarks/results/fuzz.md) gives the counts per category, command
@@ -86,7 +87,6 @@ PLAN = [
     ("options", "predict", "img.pte", 60), ("options", "inspect", "img.ptl", 30),
     ("options", "bench", "img.ptl", 40), ("options", "check", "img.ptl", 30),
 ]
-QUICK_TARGETS = {"img.ptl", "flt.ptl", "flt.pte", "ckpt"}  # --no-image-pte: skips the 30 s image .pte build
 
 
 # ------------------------------------------------------------------------------------------------
@@ -584,8 +584,10 @@ def outcome(case: dict, rec: dict, reference: dict) -> str:
         return "refused" if rec.get("error_lines") or case["command"] == "check" and code == 1 else "crash"
     category, command = case["category"], case["command"]
     if category == "model-bytes":
-        if command == "predict":
-            return "silent-wrong-answer" if rec.get("answer") != reference.get(case["target"]) else "undetected-damage"
+        if command == "predict" and rec.get("answer") != reference.get(case["target"]):
+            # the manifest is not covered by the integrity digests: a flip there that keeps it valid
+            # (a letter of a label, a figure) is an accepted edit, like the manifest-value cases
+            return "accepted-manifest-edit" if case.get("kind") == "manifest" else "silent-wrong-answer"
         return "undetected-damage"
     if category.startswith("manifest-") and command == "predict":
         return "accepted-manifest-edit" if rec.get("answer") != reference.get(case["target"]) else "ok"

@@ -229,6 +229,9 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
                "input.shape", "[N, 3, H, W] with sizes >= 1")
         pre = m.get("preprocess")
         expect(pre, isinstance(pre, dict), "preprocess", "an object for a float-input file (the caller's transform)")
+        size = pre.get("input_size")
+        if isinstance(size, list) and len(size) == 3 and size[1:] != shape[2:]:
+            bad(f"preprocess.input_size {size} does not match input.shape {shape}")
 
     out = section(m, "output", "output", required=True)
     okind = out.get("kind")

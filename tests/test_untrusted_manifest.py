@@ -107,6 +107,7 @@ TYPE_CASES = [
     ("format-other", "img", _replace("format", "pte"), "the file is a .ptl"),
     ("preprocess-string", "flt", _replace("preprocess", "x"), "'preprocess' must be an object"),
     ("tensor-shape", "flt", _set(["input", "shape"], [1, 3, 64]), "'input.shape' must be"),
+    ("tensor-size-vs-preprocess", "flt", _set(["input", "shape"], [1, 3, 32, 32]), "does not match input.shape"),
 ]
 
 
@@ -169,7 +170,8 @@ def test_input_kind_of_another_model_is_refused(cli, files, model, change, words
     ("kind-image", lambda m: dict(m, input={"kind": "image", "dtype": "uint8", "channels": [3, 4], "min_side": 16,
                                             "max_side": 64}, output=dict(m["output"], shape=[4])),
      "says input.kind 'image' but the program takes a float tensor [1, 3, 64, 64]"),
-    ("input-shape", _set(["input", "shape"], [1, 3, 32, 32]), "input.shape [1, 3, 32, 32] but the program takes"),
+    ("input-shape", lambda m: _set(["preprocess", "input_size"], [3, 32, 32])(_set(["input", "shape"], [1, 3, 32, 32])(m)),
+     "input.shape [1, 3, 32, 32] but the program takes"),
 ])
 def test_pte_manifest_is_checked_against_the_program(cli, files, command, name, change, words):
     """A .pte's planned input and output are in the program: every command compares them with the
