@@ -317,7 +317,6 @@ def _check_model(path) -> dict:
         manifest = read_manifest(path)
     else:
         from .inspect import open_artifact
-
         from .manifest import check_manifest
 
         manifest = open_artifact(path)  # missing / not a zip / full-JIT / not bytecode -> EdgepackError
