@@ -22,7 +22,7 @@ CAMPAIGN = ROOT / "benchmarks" / "fuzz_campaign.py"
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-campaign")
-    cmd = [sys.executable, str(CAMPAIGN), "--scale", "0.06", "--seed", "14", "--no-image-pte", "--case-timeout", "90",
+    cmd = [sys.executable, str(CAMPAIGN), "--scale", "0.06", "--seed", "14", "--no-image-pte", "--case-timeout", "90", "--jobs", "2",
            "--out", str(root / "fuzz.md"), "--json", str(root / "fuzz.json"), "--workdir", str(root / "work")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert (root / "fuzz.json").exists(), proc.stderr[-3000:]
