@@ -22,8 +22,9 @@ CAMPAIGN = ROOT / "benchmarks" / "fuzz_campaign.py"
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-campaign")
-    cmd = [sys.executable, str(CAMPAIGN), "--scale", "0.06", "--seed", "14", "--no-image-pte", "--case-timeout", "90", "--jobs", "2",
-           "--out", str(root / "fuzz.md"), "--json", str(root / "fuzz.json"), "--workdir", str(root / "work")]
+    cmd = [sys.executable, str(CAMPAIGN), "--scale", "0.06", "--seed", "14", "--no-image-pte", "--case-timeout", "90",
+           "--jobs", "2", "--out", str(root / "fuzz.md"), "--json", str(root / "fuzz.json"),
+           "--workdir", str(root / "work")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert (root / "fuzz.json").exists(), proc.stderr[-3000:]
     return json.loads((root / "fuzz.json").read_text()), (root / "fuzz.md").read_text(), proc
