@@ -478,6 +478,12 @@ def worker_main(argv: List[str]) -> int:
                                           "prepare_error": traceback.format_exc()[-1500:]}) + "\n")
                 results.flush()
                 continue
+            # EDGEPACK_FUZZ_SELFTEST=abort:ID,hang:ID tests the campaign itself (restart and watchdog)
+            injected = os.environ.get("EDGEPACK_FUZZ_SELFTEST", "").split(",")
+            if f"abort:{case['id']}" in injected:
+                os.abort()
+            if f"hang:{case['id']}" in injected:
+                time.sleep(3600)
             start = time.perf_counter()
             err_buf = io.StringIO()
             with contextlib.redirect_stderr(err_buf):  # warnings printed by libraries, not by the CLI

@@ -8,7 +8,7 @@ input .pte (a 30 s build) is left to the full campaign.
 from __future__ import annotations
 
 import json
-import pathlib
+import os
 import subprocess
 import sys
 
@@ -17,15 +17,19 @@ import pytest
 from conftest import ROOT
 
 CAMPAIGN = ROOT / "benchmarks" / "fuzz_campaign.py"
+INJECTED = {"abort": 17, "hang": 42}
 
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-campaign")
-    cmd = [sys.executable, str(CAMPAIGN), "--scale", "0.06", "--seed", "14", "--no-image-pte", "--case-timeout", "90",
+    cmd = [sys.executable, str(CAMPAIGN), "--scale", "0.06", "--seed", "14", "--no-image-pte", "--case-timeout", "40",
            "--jobs", "2", "--out", str(root / "fuzz.md"), "--json", str(root / "fuzz.json"),
            "--workdir", str(root / "work")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    # Two injected failures test the campaign itself: a worker that aborts (SIGABRT) and one that
+    # hangs must each be recorded against their case, and every other case must still run.
+    env = dict(os.environ, EDGEPACK_FUZZ_SELFTEST=",".join(f"{k}:{v}" for k, v in INJECTED.items()))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert (root / "fuzz.json").exists(), proc.stderr[-3000:]
     return json.loads((root / "fuzz.json").read_text()), (root / "fuzz.md").read_text(), proc
 
@@ -47,11 +51,15 @@ def test_every_category_and_command_ran(campaign):
 
 def test_no_crash_no_traceback_no_hang(campaign):
     doc, report, proc = campaign
-    totals = doc["totals"]
-    assert totals.get("crash", 0) == 0 and totals.get("hang", 0) == 0 and totals.get("not-run", 0) == 0, \
-        json.dumps(doc["failures"][:5], indent=1, default=str)
-    assert all(code in ("0", "1", "2") for code in doc["exit_codes"]), doc["exit_codes"]
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    injected = {INJECTED["abort"]: "crash", INJECTED["hang"]: "hang"}
+    found = {f["case"]["id"]: f["case"]["outcome"] for f in doc["failures"]}
+    assert found == injected, json.dumps([f for f in doc["failures"] if f["case"]["id"] not in injected][:5],
+                                         indent=1, default=str)
+    assert doc["totals"].get("not-run", 0) == 0
+    codes = dict(doc["exit_codes"])
+    assert codes.pop("-6") == 1 and codes.pop("None") == 1  # the injected abort and hang
+    assert all(code in ("0", "1", "2") for code in codes), doc["exit_codes"]
+    assert proc.returncode == 1  # the campaign fails when anything crashed or hung
 
 
 def test_no_silent_wrong_answer(campaign):
