@@ -318,8 +318,11 @@ def _check_model(path) -> dict:
     else:
         from .inspect import open_artifact
         from .integrity import verify_ptl
+        from .manifest import check_manifest
 
         manifest = open_artifact(path)  # missing / not a zip / full-JIT / not bytecode -> EdgepackError
+        if manifest is not None:
+            check_manifest(manifest, path, "ptl")  # the .pte reader checks its own
         verify_ptl(path, manifest)  # a damaged file -> EdgepackError
     if manifest is None:
         raise EdgepackError(f"{path}: has no edgepack.json manifest, so its input is unknown; "
@@ -427,6 +430,9 @@ def bench_file(path, threads: int = 1, runs: int = DEFAULT_RUNS, warmup: int = D
             "input": input_spec(manifest, image, channels, path), "engine": engine, "omp_threads": omp_threads,
             "omp_reapply": omp_reapply}
     raw = run_child(spec, child_env(omp_threads, omp_wait_policy), timeout)
+    from .manifest import check_output
+
+    check_output(raw.get("output_shape") or [], manifest, path)  # a manifest copied onto another model
     env = child_env(omp_threads, omp_wait_policy)
     result = {
         "load_ms": round(raw["load_ms"], 3),

@@ -215,6 +215,7 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
 @click.option("--json", "as_json", is_flag=True)
 def predict(model, images, top_k, max_pixels, as_json):
     """Run IMAGES through MODEL.ptl with the lite interpreter and print the top-k labels."""
+    from .manifest import ManifestError
     from .predict import Predictor
 
     predictor = Predictor(model)
@@ -222,6 +223,8 @@ def predict(model, images, top_k, max_pixels, as_json):
     for path in images:
         try:
             results.append(predictor.predict_file(path, top_k=top_k, max_pixels=max_pixels))
+        except ManifestError:
+            raise  # the model file itself is at fault: no image can succeed
         except EdgepackError as exc:
             failed += 1
             results.append({"image": path, "error": str(exc)})

@@ -234,6 +234,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
 
     from .inspect import open_artifact
     from .integrity import verify_ptl
+    from .manifest import check_manifest, check_output
     from .validate import compare
 
     exe = runtime_python(runtime, python)
@@ -249,6 +250,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
             verify_ptl(path, manifest)  # a damaged file is refused before any runtime loads it
             if manifest is None:
                 raise EdgepackError(f"{path}: no edgepack manifest, so no input spec to test it with")
+            check_manifest(manifest, path, "ptl")
             inputs, described = _check_inputs(manifest)
             engine = _engine_of(manifest)
             model = workdir / f"m{i}.ptl"
@@ -257,10 +259,14 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
             job = {"model": str(model), "inputs": str(workdir / f"in{i}.pt"), "engine": engine or "qnnpack"}
             ref_jobs.append(dict(job, outputs=str(workdir / f"ref{i}.pt")))
             old_jobs.append(dict(job, outputs=str(workdir / f"old{i}.pt")))
-            prepared.append((path, described, engine))
+            prepared.append((path, described, engine, manifest))
         start = time.perf_counter()
         _, ref_results = _run_runner(pathlib.Path(sys.executable), ref_jobs, workdir / "ref", timeout)
         ref_s = time.perf_counter() - start
+        for ref_job, (path, _, _, manifest) in zip(ref_jobs, prepared):  # before the old runtime runs
+            ref = ref_results.get(ref_job["model"], {})
+            if ref.get("ran") and ref.get("stage") == "done":
+                check_output(torch.load(ref_job["outputs"], weights_only=True)[0], manifest, path)
         start = time.perf_counter()
         info, results = _run_runner(exe, old_jobs, workdir / "old", timeout)
         old_s = time.perf_counter() - start
@@ -268,11 +274,12 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
             raise EdgepackError(f"{exe} runs torch {info.get('torch_version')}, not {key}: "
                                 f"recreate it with '{SETUP_COMMAND}'")
         reports = []
-        for ref_job, old_job, (path, described, engine) in zip(ref_jobs, old_jobs, prepared):
+        for ref_job, old_job, (path, described, engine, manifest) in zip(ref_jobs, old_jobs, prepared):
             ref = ref_results.get(ref_job["model"], {})
             if not ref.get("ran") or ref.get("stage") != "done":
                 raise EdgepackError(f"{path}: does not load or run in this torch's lite interpreter "
                                     f"({_summary(ref.get('error'))})")
+            ref_outputs = torch.load(ref_job["outputs"], weights_only=True)
             res = results.get(old_job["model"], {"loaded": False, "ran": False, "error": "no result"})
             report = {
                 "model": str(path), "runtime": key, "runtime_torch": info.get("torch_version"),
@@ -295,7 +302,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
                 report["reason"] = f"{where} in torch {info.get('torch_version', key)}: {_summary(res.get('error'))}"
                 continue
             try:
-                cmp = compare(torch.load(ref_job["outputs"], weights_only=True),
+                cmp = compare(ref_outputs,
                               torch.load(old_job["outputs"], weights_only=True))
             except EdgepackError as exc:
                 report["reason"] = f"outputs differ: {exc}"

@@ -73,9 +73,14 @@ def open_artifact(path) -> Optional[dict]:
             entry = next((n for n in names if n.endswith(f"/extra/{MANIFEST_NAME}")), None)
             if entry is None:
                 return None
-            return json.loads(zf.read(entry).decode("utf-8"))
+            manifest = json.loads(zf.read(entry).decode("utf-8"))
     except (zipfile.BadZipFile, OSError, ValueError, UnicodeDecodeError) as exc:
         raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+    if manifest is None:  # a manifest that says `null` is not "no manifest": refused as invalid
+        from .manifest import check_manifest
+
+        check_manifest(manifest, path)
+    return manifest
 
 
 # --- bytecode.pkl, read without running anything ------------------------------------------------
@@ -214,8 +219,12 @@ def _bytecode_version(path: pathlib.Path) -> int:
 def describe(path) -> dict:
     """Everything `edgepack inspect` reports about a `.ptl`, as JSON-ready data (edgepack.formats.describe
     picks the format)."""
+    from .manifest import check_manifest
+
     path = pathlib.Path(path)
     manifest = open_artifact(path)
+    if manifest is not None:
+        check_manifest(manifest, path, "ptl")
     integrity = verify_ptl(path, manifest)  # a damaged file is refused (exit 2)
     names = _zip_names(path)
     try:

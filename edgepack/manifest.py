@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 
 from . import __version__
+from .errors import EdgepackError
 
 SCHEMA = 1
 MANIFEST_NAME = "edgepack.json"
@@ -145,3 +146,179 @@ def read_extra_file(path, name: str = MANIFEST_NAME) -> Optional[str]:
 def read_manifest(path) -> Optional[dict]:
     text = read_extra_file(path)
     return json.loads(text) if text else None
+
+
+# --- reading a manifest: it is untrusted input ---------------------------------------------------
+#
+# A manifest comes out of a file anyone may have edited, and the commands act on it (labels to
+# print, the input to feed, the preprocessing of a float-input file, the engine of a quantized
+# one). `check_manifest` checks every field a command uses, its JSON type and its range, and the
+# fields against each other, so a bad value is one error line (exit 2) and not a traceback or a
+# silently wrong label; `check_output` compares the model's real output on its first run with
+# what the manifest says (a manifest copied onto another model). Unknown extra keys are allowed
+# (a newer edgepack of the same schema may add some).
+
+TASKS = ("multiclass", "multilabel")
+OUTPUT_KINDS = {"probabilities": ("softmax", "sigmoid"), "logits": ("none",)}
+ENGINES = ("qnnpack", "x86", "fbgemm", "onednn", "xnnpack")  # xnnpack: a quantized .pte
+_SECTIONS = ("source", "preprocess", "quantization", "optimizer", "validation", "options", "memory", "executorch")
+
+
+class ManifestError(EdgepackError):
+    """The manifest inside a model file is malformed or does not describe the model (exit 2)."""
+
+
+def _type_name(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}" if not isinstance(value, float) or value == value else "NaN"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value[:40])}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    import math
+
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
+    """`manifest` (parsed JSON from the file `path` of format `fmt`, "ptl" or "pte"), checked.
+
+    Returns it unchanged; raises ManifestError naming the first bad field otherwise.
+    """
+    def bad(message: str):
+        raise ManifestError(f"{path}: invalid manifest: {message} (an edited or damaged file? "
+                            "rebuild it with 'edgepack build')")
+
+    def expect(value, ok: bool, field: str, wanted: str):
+        if not ok:
+            bad(f"'{field}' must be {wanted}, got {_type_name(value)}")
+        return value
+
+    def section(obj: dict, key: str, field: str, required: bool = False) -> dict:
+        value = obj.get(key)
+        if value is None and not required:
+            return {}
+        return expect(value, isinstance(value, dict), field, "an object")
+
+    def optional(obj: dict, key: str, field: str, test, wanted: str):
+        value = obj.get(key)
+        if value is not None:
+            expect(value, test(value), field, wanted)
+        return value
+
+    m = manifest
+    expect(m, isinstance(m, dict), "the manifest", "a JSON object")
+    schema = m.get("schema")
+    expect(schema, _is_int(schema) and schema >= 1, "schema", "a positive integer")
+    if schema > SCHEMA:
+        bad(f"schema {schema} is newer than this edgepack reads ({SCHEMA}); upgrade edgepack")
+    declared = optional(m, "format", "format", lambda v: v in ("ptl", "pte"), '"ptl" or "pte"')
+    if fmt is not None and (declared or "ptl") != fmt:
+        bad(f"it says format {json.dumps(declared)} but the file is a .{fmt}")
+    for key in ("edgepack_version", "torch_version"):
+        optional(m, key, key, lambda v: isinstance(v, str), "a string")
+    optional(m, "bytecode_version", "bytecode_version", _is_int, "an integer")
+    for key in _SECTIONS:
+        section(m, key, key)
+    task = m.get("task")
+    expect(task, task in TASKS, "task", " or ".join(json.dumps(t) for t in TASKS))
+
+    inp = section(m, "input", "input", required=True)
+    kind = inp.get("kind")
+    expect(kind, kind in ("image", "tensor"), "input.kind", '"image" or "tensor"')
+    if kind == "image":
+        dtype = inp.get("dtype")
+        expect(dtype, dtype == "uint8", "input.dtype", '"uint8" for image input')
+        optional(inp, "layout", "input.layout", lambda v: v == "HWC", '"HWC"')
+        channels = inp.get("channels")
+        expect(channels, isinstance(channels, list) and len(channels) > 0
+               and all(_is_int(c) and c in (3, 4) for c in channels), "input.channels", "a list of 3 and/or 4")
+        lo, hi = inp.get("min_side"), inp.get("max_side")
+        expect(lo, _is_int(lo) and lo >= 1, "input.min_side", "a positive integer")
+        expect(hi, _is_int(hi) and hi >= lo, "input.max_side", f"an integer >= input.min_side ({lo})")
+    else:
+        dtype = inp.get("dtype")
+        expect(dtype, dtype == "float32", "input.dtype", '"float32" for tensor input')
+        shape = inp.get("shape")
+        expect(shape, isinstance(shape, list) and len(shape) == 4 and all(_is_int(s) and s >= 1 for s in shape)
+               and shape[1] == 3 and shape[2] <= 1 << 16 and shape[3] <= 1 << 16 and shape[0] <= 1 << 10,
+               "input.shape", "[N, 3, H, W] with sizes >= 1")
+        pre = m.get("preprocess")
+        expect(pre, isinstance(pre, dict), "preprocess", "an object for a float-input file (the caller's transform)")
+        size = pre.get("input_size")
+        if isinstance(size, list) and len(size) == 3 and size[1:] != shape[2:]:
+            bad(f"preprocess.input_size {size} does not match input.shape {shape}")
+
+    out = section(m, "output", "output", required=True)
+    okind = out.get("kind")
+    expect(okind, isinstance(okind, str) and okind in OUTPUT_KINDS, "output.kind", '"probabilities" or "logits"')
+    act = out.get("activation")
+    expect(act, act in OUTPUT_KINDS[okind], "output.activation",
+           " or ".join(json.dumps(a) for a in OUTPUT_KINDS[okind]) + f" for {okind}")
+    if okind == "probabilities" and act != ("sigmoid" if task == "multilabel" else "softmax"):
+        bad(f"output.activation {act} does not go with task {task}")
+    optional(out, "dtype", "output.dtype", lambda v: v == "float32", '"float32"')
+    n = out.get("num_classes")
+    expect(n, _is_int(n) and n >= 1, "output.num_classes", "a positive integer")
+    shape = out.get("shape")
+    wanted = [n] if kind == "image" else [inp["shape"][0], n]
+    expect(shape, isinstance(shape, list) and all(_is_int(s) for s in shape), "output.shape", "a list of integers")
+    if shape != wanted:
+        bad(f"output.shape {shape} does not match output.num_classes {n} ({wanted} for {kind} input)")
+    labels = m.get("labels")
+    if labels is not None:
+        expect(labels, isinstance(labels, list) and all(isinstance(v, str) for v in labels), "labels",
+               "a list of strings or null")
+        if len(labels) != n:
+            bad(f"{len(labels)} labels for output.num_classes {n}")
+
+    q = section(m, "quantization", "quantization")
+    optional(q, "mode", "quantization.mode", lambda v: v in ("none", "dynamic", "static"),
+             '"none", "dynamic" or "static"')
+    optional(q, "engine", "quantization.engine", lambda v: v in ENGINES, " or ".join(ENGINES))
+    opt = section(m, "optimizer", "optimizer")
+    optional(opt, "path", "optimizer.path", lambda v: isinstance(v, str), "a string")
+    optional(opt, "dropped", "optimizer.dropped", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
+             "a list of strings")
+    optional(opt, "delegated_ops", "optimizer.delegated_ops", lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+    optional(opt, "portable_ops", "optimizer.portable_ops",
+             lambda v: isinstance(v, dict) and all(_is_int(c) and c >= 0 for c in v.values()),
+             "an object of operator counts")
+    optional(opt, "delegated_share", "optimizer.delegated_share", _is_number, "a number")
+    val = section(m, "validation", "validation")
+    optional(val, "passed", "validation.passed", lambda v: isinstance(v, bool), "true or false")
+    src = section(m, "source", "source")
+    for key in ("description", "name", "kind", "arch", "sha256"):
+        optional(src, key, f"source.{key}", lambda v: isinstance(v, str), "a string")
+    et = section(m, "executorch", "executorch")
+    optional(et, "version", "executorch.version", lambda v: isinstance(v, str), "a string")
+    return manifest
+
+
+def check_output(output, manifest: dict, path) -> None:
+    """The model's real output (a tensor, or its shape as a list) against the manifest's
+    `output.shape`, `num_classes` and labels: a manifest copied onto another model, or a model
+    swapped under a manifest, is caught on the first run instead of printing wrong labels."""
+    shape = list(output) if isinstance(output, (list, tuple)) else list(getattr(output, "shape", []))
+    declared = (manifest.get("output") or {}).get("shape")
+    if [int(s) for s in shape] != declared:
+        labels = manifest.get("labels")
+        raise ManifestError(
+            f"{path}: the model's output has shape {[int(s) for s in shape]} but its manifest says {declared} "
+            f"(num_classes {(manifest.get('output') or {}).get('num_classes')}"
+            + (f", {len(labels)} labels" if isinstance(labels, list) else "")
+            + "): the manifest does not belong to this model; rebuild it with 'edgepack build'")

@@ -7,7 +7,6 @@ as an app would scale a camera photo, and the result says so.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import List, Optional
 
@@ -18,6 +17,7 @@ from .files import check_input_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
 from .integrity import verify_ptl
+from .manifest import ManifestError, check_manifest, check_output
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
@@ -30,20 +30,18 @@ def open_model(path) -> tuple:
         from .formats import pte
 
         module = pte.PteModule(path, verify=True)  # digests checked before the forward method loads
-        text = module.manifest_text()
-        try:
-            manifest = json.loads(text) if text is not None else None
-        except ValueError as exc:
-            raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
-        return "pte", manifest, module
+        return "pte", pte.parse_manifest(module.manifest_text(), path, module.signature()), module
     manifest = open_artifact(path)
+    if manifest is not None:
+        check_manifest(manifest, path, "ptl")
     verify_ptl(path, manifest)  # before the lite interpreter sees a damaged file
     from .validate import load_lite
 
     try:
         module = load_lite(path)
-    except RuntimeError as exc:
-        raise EdgepackError(f"{path}: the lite interpreter cannot load it ({str(exc).splitlines()[0][:160]})") from None
+    except Exception as exc:  # noqa: BLE001 - RuntimeError, UnicodeDecodeError, ...: a damaged file is an input problem
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise EdgepackError(f"{path}: the lite interpreter cannot load it ({reason})") from None
     return "ptl", manifest, module
 
 
@@ -70,6 +68,7 @@ class Predictor:
         self.output = self.manifest.get("output", {})
         self.image_input = self.manifest.get("input", {}).get("kind") == "image"
         self.preprocess = None
+        self.checked = False  # the model's output compared with the manifest (on the first run)
         if not self.image_input:
             # A float-input file leaves preprocessing to the caller; do it here as the manifest says.
             pre = self.manifest.get("preprocess")
@@ -81,10 +80,15 @@ class Predictor:
     def run(self, image: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             if self.preprocess is not None:
-                out = self.module(self.preprocess(image))[0]
+                out = self.module(self.preprocess(image))
             else:
                 out = self.module(image)
+        if not self.checked:
+            check_output(out, self.manifest, self.path)
+            self.checked = True
         out = out.float().reshape(-1)
+        if not bool(torch.isfinite(out).all()):
+            raise EdgepackError("the model's output is not finite (NaN or inf)")
         if self.output.get("kind") == "logits":
             out = torch.sigmoid(out) if self.manifest.get("task") == "multilabel" else torch.softmax(out, 0)
         return out
@@ -106,10 +110,20 @@ class Predictor:
         limit = self.max_side() if self.image_input else None
         if limit is not None and max(image.shape[0], image.shape[1]) > limit:
             image = fit_to_side(image, limit)
+        first = not self.checked
         try:
             probs = self.run(image)
-        except (RuntimeError, ValueError) as exc:
-            raise EdgepackError(f"{path}: the model rejected the image ({str(exc).splitlines()[0][:160]})") from None
+        except EdgepackError as exc:
+            if isinstance(exc, ManifestError):
+                raise
+            raise EdgepackError(f"{path}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - RuntimeError, torch.jit.Error, ValueError from the runtimes
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+            if first:  # a checked image the model cannot take on its first run: file and manifest disagree
+                kind = (self.manifest.get("input") or {}).get("kind")
+                raise ManifestError(f"{self.path}: the model does not run on the input its manifest describes "
+                                    f"(input.kind {kind!r}): {reason}; rebuild it with 'edgepack build'") from None
+            raise EdgepackError(f"{path}: the model rejected the image ({reason})") from None
         k = min(top_k, probs.numel())
         values, indices = torch.topk(probs, k)
         return {

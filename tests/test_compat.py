@@ -98,9 +98,13 @@ def _needs_missing_op(path: pathlib.Path) -> pathlib.Path:
             self.mode = "bilinear"
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.nn.functional.interpolate(x, size=[8, 8], mode=self.mode, align_corners=False)
+            return torch.nn.functional.interpolate(x, size=[8, 8], mode=self.mode, align_corners=False).flatten(1)
 
-    manifest = {"schema": 1, "input": tensor_input_spec(16, 16), "quantization": {"mode": "none"}}
+    # a complete manifest (check refuses one that does not describe the model), output [1, 3*8*8]
+    manifest = {"schema": 1, "format": "ptl", "task": "multiclass", "labels": None, "preprocess": {},
+                "input": tensor_input_spec(16, 16), "quantization": {"mode": "none"},
+                "output": {"kind": "logits", "activation": "none", "dtype": "float32", "num_classes": 192,
+                           "shape": [1, 192]}}
     torch.jit.script(Resize())._save_for_lite_interpreter(str(path), _extra_files={MANIFEST_NAME: dumps(manifest)})
     return path
 

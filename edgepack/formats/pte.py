@@ -260,6 +260,7 @@ class PteModule:
         from executorch.runtime import Runtime, Verification
 
         path = pathlib.Path(path)
+        self.path = path
         check_input_file(path, ".pte model")
         log: List[str] = []
         self.integrity: Optional[dict] = None
@@ -296,10 +297,24 @@ class PteModule:
             raise EdgepackError(f"{frame.shape[1]}x{frame.shape[0]} frame: this .pte takes sides up to {max_side} "
                                 "px (its memory is planned for that); scale the image down first")
 
+    def signature(self) -> Optional[tuple]:
+        """(input sizes, input dtype code, output sizes) of `forward` as planned in the program."""
+        try:
+            meta = self.forward.metadata
+            if meta.num_inputs() != 1 or meta.num_outputs() < 1:
+                return None
+            inp = meta.input_tensor_meta(0)
+            return list(inp.sizes()), int(inp.dtype()), list(meta.output_tensor_meta(0).sizes())
+        except Exception:  # noqa: BLE001 - bindings without metadata: the first run checks the output
+            return None
+
     def manifest_text(self) -> Optional[str]:
         if MANIFEST_METHOD not in self.program.method_names:
             return None
-        value = self.program.load_method(MANIFEST_METHOD).execute([])[0]
+        try:
+            value = self.program.load_method(MANIFEST_METHOD).execute([])[0]
+        except Exception as exc:  # noqa: BLE001 - e.g. UnicodeDecodeError: damaged manifest bytes
+            raise EdgepackError(f"{self.path}: corrupt manifest ({_first_line(exc)})") from None
         return value if isinstance(value, str) else None
 
 
@@ -315,17 +330,57 @@ def load(path) -> Callable:
 
 
 def read_manifest(path, verify: bool = False) -> Optional[dict]:
-    """The manifest of a `.pte` (None when it has none); `verify`: refuse a damaged file."""
-    return _parse_manifest(path, PteModule(path, verify=verify).manifest_text())
+    """The manifest of a `.pte` (None when it has none), checked against the program's own input and
+    output; `verify`: refuse a damaged file."""
+    module = PteModule(path, verify=verify)
+    return parse_manifest(module.manifest_text(), path, module.signature())
 
 
 def _parse_manifest(path, text: Optional[str]) -> Optional[dict]:
+    return parse_manifest(text, path)
+
+
+# ScalarType codes of the ExecuTorch schema that a manifest's input can name.
+_UINT8, _FLOAT32 = 0, 6
+
+
+def parse_manifest(text: Optional[str], path, signature: Optional[tuple] = None) -> Optional[dict]:
+    """The manifest text of a `.pte`, parsed and checked (`manifest.check_manifest`), and checked
+    against the program's own input and output (`signature`: input sizes, input dtype code and
+    output sizes as planned in the program); None when the program has none."""
     if text is None:
         return None
     try:
-        return json.loads(text)
+        manifest = json.loads(text)
     except ValueError as exc:
         raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+    mf.check_manifest(manifest, path, "pte")
+    if signature is not None:
+        check_signature(signature, manifest, path)
+    return manifest
+
+
+def check_signature(signature: tuple, manifest: dict, path) -> None:
+    """The manifest's input and output against the program's: an image program takes uint8
+    [max_side, max_side, 4] at most, a tensor program float32 of the manifest's shape, and the
+    output has the manifest's shape (a copied or edited manifest is refused before any run)."""
+    in_sizes, in_dtype, out_sizes = signature
+    inp, declared = manifest["input"], manifest["output"]["shape"]
+    if inp["kind"] == "image":
+        real = "image" if in_dtype == _UINT8 and len(in_sizes) == 3 else "tensor"
+    else:
+        real = "tensor" if in_dtype == _FLOAT32 and len(in_sizes) == 4 else "image"
+    if real != inp["kind"]:
+        raise mf.ManifestError(f"{path}: its manifest says input.kind {inp['kind']!r} but the program takes "
+                               f"{'a uint8 image' if real == 'image' else 'a float tensor'} "
+                               f"{list(in_sizes)}; rebuild it with 'edgepack build'")
+    if real == "image" and [int(in_sizes[0]), int(in_sizes[1])] != [inp["max_side"]] * 2:
+        raise mf.ManifestError(f"{path}: its manifest says input.max_side {inp['max_side']} but the program is "
+                               f"planned for {int(in_sizes[0])}; rebuild it with 'edgepack build'")
+    if real == "tensor" and [int(s) for s in in_sizes] != inp["shape"]:
+        raise mf.ManifestError(f"{path}: its manifest says input.shape {inp['shape']} but the program takes "
+                               f"{[int(s) for s in in_sizes]}; rebuild it with 'edgepack build'")
+    mf.check_output(list(out_sizes), manifest, path)
 
 
 def run_file(path, inputs) -> List[torch.Tensor]:
@@ -548,6 +603,18 @@ def manifest_from_program(program) -> Optional[str]:
     return strings[0] if len(strings) == 1 else None
 
 
+def _program_signature(program) -> Optional[tuple]:
+    """(input sizes, input dtype code, output sizes) of `forward`, from the flatbuffer."""
+    plan = next((p for p in program.execution_plan if p.name == "forward"), None)
+    if plan is None or len(plan.inputs) != 1 or len(plan.outputs) < 1:
+        return None
+    try:
+        inp, out = plan.values[plan.inputs[0]].val, plan.values[plan.outputs[0]].val
+        return list(inp.sizes), int(inp.scalar_type), list(out.sizes)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+
 def describe(path) -> dict:
     """Everything `edgepack inspect` reports about a `.pte`, read from the flatbuffer without
     running it: methods, the operators the runtime must provide (portable kernels), delegate
@@ -559,10 +626,7 @@ def describe(path) -> dict:
     data = path.read_bytes()
     program = _deserialize(path, data)
     text = manifest_from_program(program)
-    try:
-        manifest = json.loads(text) if text is not None else None
-    except ValueError as exc:
-        raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
+    manifest = parse_manifest(text, path, _program_signature(program))
     from ..integrity import verify_pte
 
     integrity = verify_pte(path, manifest, text, data)
@@ -634,16 +698,12 @@ def check(path) -> dict:
     from ..validate import synthetic_images
 
     version = _require_executorch()
-    module = PteModule(path)
-    text = module.manifest_text()
+    module = PteModule(path, verify=True)  # a damaged file is refused (exit 2) before it runs
+    manifest = parse_manifest(module.manifest_text(), path, module.signature())  # untrusted: checked
     report = {"model": str(path), "runtime": f"executorch {version} (Python bindings)", "passed": False,
-              "reason": None, "checks": []}
-    try:
-        manifest = json.loads(text) if text is not None else None
-    except ValueError:
-        manifest = None
-    if not isinstance(manifest, dict):
-        report["reason"] = "no readable edgepack_manifest method"
+              "reason": None, "checks": [], "integrity": module.integrity}
+    if manifest is None:
+        report["reason"] = "no edgepack_manifest method: not built by edgepack"
         return report
     written = (manifest.get("executorch") or {}).get("version")
     report["written_by"] = f"executorch {written}"

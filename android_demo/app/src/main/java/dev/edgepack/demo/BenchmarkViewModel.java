@@ -240,7 +240,7 @@ public final class BenchmarkViewModel extends AndroidViewModel {
           }
           continue;
         }
-        String problem = Postprocess.outputProblem(t.lastOutput.length, t.manifest);
+        String problem = Postprocess.outputProblem(t.lastOutput, t.manifest);
         if (problem != null) {
           failures.add(t.name() + ": " + problem);
           continue;

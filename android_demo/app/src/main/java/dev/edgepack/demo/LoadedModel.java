@@ -115,7 +115,7 @@ final class LoadedModel {
     long p1 = SystemClock.elapsedRealtimeNanos();
     float[] output = live().forward(input, plan.width, plan.height);
     long p2 = SystemClock.elapsedRealtimeNanos();
-    String problem = Postprocess.outputProblem(output.length, manifest);
+    String problem = Postprocess.outputProblem(output, manifest);
     if (problem != null) {
       throw new IllegalStateException(problem);
     }

@@ -428,6 +428,15 @@ public final class Manifest {
             Code.INPUT_LAYOUT_UNSUPPORTED,
             "The model's image input layout is " + layout + "; the app sends HWC pixels. " + rebuildHint);
       }
+      for (Integer c : channels) {
+        if (c != 3 && c != 4) {
+          r.issue(
+              Code.INPUT_CHANNELS_UNSUPPORTED,
+              "The manifest's input.channels " + channels + " names a channel count other than 3 (RGB)"
+                  + " or 4 (RGBA): the file or its manifest is damaged. " + rebuildHint);
+          break;
+        }
+      }
       if (!channels.contains(APP_INPUT_CHANNELS)) {
         r.issue(
             Code.INPUT_CHANNELS_UNSUPPORTED,
@@ -531,9 +540,23 @@ public final class Manifest {
     int n = -1;
     Long shapeProduct = null;
     if (shape != null) {
+      // every size at least 1, and a product an int can hold (the app gets a float[] of that length)
       long p = 1;
-      for (Long d : shape) p *= d;
-      shapeProduct = p;
+      for (Long d : shape) {
+        if (d < 1 || d > Integer.MAX_VALUE / p) {
+          p = -1;
+          break;
+        }
+        p *= d;
+      }
+      if (p < 1 || shape.isEmpty()) {
+        r.issue(
+            Code.OUTPUT_NUM_CLASSES_INVALID,
+            "The manifest's output.shape " + shape + " is not a list of positive sizes the app can"
+                + " read (a damaged or edited manifest). Rebuild the model with edgepack.");
+      } else {
+        shapeProduct = p;
+      }
     }
     if (numClasses != null) {
       if (numClasses < 1) {

@@ -57,7 +57,34 @@ public final class Postprocess {
   }
 
   /**
+   * Null when the model's output, on any run (the first one included), fits its manifest: as many
+   * scores as the manifest's classes and labels, all of them finite. Otherwise a message for the
+   * user: a manifest copied from another model, or a damaged file, must not label the scores.
+   */
+  public static String outputProblem(float[] output, Manifest manifest) {
+    if (output == null) return "The model returned no scores.";
+    String problem = outputProblem(output.length, manifest);
+    if (problem != null) return problem;
+    java.util.List<String> labels = manifest.getLabels();
+    if (labels != null && !labels.isEmpty() && labels.size() != output.length) {
+      return "The model returned "
+          + output.length
+          + " scores but its manifest lists "
+          + labels.size()
+          + " labels; the file and its manifest do not match. Rebuild it with edgepack.";
+    }
+    for (float v : output) {
+      if (Float.isNaN(v) || Float.isInfinite(v)) {
+        return "The model returned a score that is not a finite number: the file is damaged or the"
+            + " image is larger than the model accepts. Rebuild it with edgepack.";
+      }
+    }
+    return null;
+  }
+
+  /**
    * Null when an output of {@code length} scores fits the manifest, else a message for the user.
+   * {@link #outputProblem(float[], Manifest)} also checks the labels and the values.
    */
   public static String outputProblem(int length, Manifest manifest) {
     int n = manifest.getNumClasses();

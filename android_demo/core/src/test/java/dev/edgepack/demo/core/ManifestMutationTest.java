@@ -379,6 +379,26 @@ public class ManifestMutationTest {
   }
 
   @Test
+  public void outputShapeOfZeroOrHugeSizesRefused() {
+    // a size of 0 (with no num_classes to compare with), a 0 inside, and a product no array holds
+    for (List<Long> bad : Arrays.<List<Long>>asList(
+        Arrays.asList(0L), Arrays.asList(6L, 0L), Arrays.asList(1L << 40), Arrays.asList(1L << 20, 1L << 20),
+        new ArrayList<Long>())) {
+      Map<String, Object> m = fixture();
+      output(m).remove("num_classes");
+      output(m).put("shape", new ArrayList<Object>(bad));
+      assertRefused(m, Code.OUTPUT_NUM_CLASSES_INVALID);
+    }
+  }
+
+  @Test
+  public void channelCountsOtherThanThreeOrFourRefused() {
+    Map<String, Object> m = fixture();
+    input(m).put("channels", new ArrayList<Object>(Arrays.asList(4L, 7L)));
+    assertRefused(m, Code.INPUT_CHANNELS_UNSUPPORTED);
+  }
+
+  @Test
   public void logitsOutputAcceptedAndAppAppliesActivation() {
     Map<String, Object> m = fixture();
     output(m).put("kind", "logits");

@@ -74,4 +74,41 @@ public class PostprocessTest {
     assertTrue(problem, problem.contains((n + 1) + " scores"));
     assertNotNull(Postprocess.outputProblem(0, m));
   }
+
+  @Test
+  public void firstRunOutputCheckedAgainstLabelsAndValues() throws Exception {
+    Manifest m = Manifest.parse(Fixtures.manifestText());
+    int n = m.getNumClasses();
+    float[] ok = new float[n];
+    java.util.Arrays.fill(ok, 1f / n);
+    assertNull(Postprocess.outputProblem(ok, m));
+    // another model's output under this manifest: one score more or less
+    assertNotNull(Postprocess.outputProblem(new float[n + 1], m));
+    assertNotNull(Postprocess.outputProblem(new float[n - 1], m));
+    assertNotNull(Postprocess.outputProblem((float[]) null, m));
+    // NaN or infinite scores (a damaged file, a frame beyond a .pte's max side) are not shown
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      float[] out = ok.clone();
+      out[n - 1] = bad;
+      String problem = Postprocess.outputProblem(out, m);
+      assertNotNull(problem);
+      assertTrue(problem, problem.contains("not a finite number"));
+    }
+  }
+
+  @Test
+  public void labelsComparedWithTheRealOutputEvenWhenOnlyParsed() throws Exception {
+    // Manifest.parse (unlike parseCompatible) keeps a manifest whose labels do not match its
+    // class count; the output check must still refuse to label the scores with them.
+    Map<String, Object> map = Fixtures.manifestMap();
+    @SuppressWarnings("unchecked")
+    java.util.List<Object> labels = (java.util.List<Object>) map.get("labels");
+    labels.remove(labels.size() - 1);
+    Manifest m = Manifest.parse(Json.write(map));
+    int n = m.getNumClasses();
+    assertNull(Postprocess.outputProblem(n, m));
+    String problem = Postprocess.outputProblem(new float[n], m);
+    assertNotNull(problem);
+    assertTrue(problem, problem.contains((n - 1) + " labels"));
+  }
 }
