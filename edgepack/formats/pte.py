@@ -545,8 +545,8 @@ def build_pte(source: str, opts, report) -> "BuildResult":
                                         reference="float eager model (same bundled preprocessing)",
                                         runtime=f"executorch {et_version} (Python bindings)")
         memory = {"planned_bytes": lowered.planned_bytes, "max_side": max_side if prep.image_input else None,
-                  "note": "working memory ExecuTorch plans for the largest accepted input; "
-                          "weights and the input frame come on top"}
+                  "note": "working memory ExecuTorch plans for the largest accepted input; the weights, "
+                          "the input frame and XNNPACK's own workspace (delegated layers) come on top"}
         reserved = cand.info["reserved"]
         # The digest of the program without its manifest string, which the final manifest
         # replaces in place with one of the same length (edgepack.integrity).
