@@ -180,6 +180,9 @@ def lower(exported, manifest_text: str, delegate: bool) -> Lowered:
 
 
 def _lower(exported, manifest_text: str, delegate: bool) -> Lowered:
+    # Out variants of the quantize/dequantize ops that stay outside a delegate (int8 on portable
+    # kernels, the fallback level): registered by importing ExecuTorch's quantized kernels.
+    import executorch.kernels.quantized  # noqa: F401
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
     from executorch.exir.passes import MemoryPlanningPass
