@@ -242,3 +242,10 @@ def test_undecodable_pte_manifest_is_an_input_error(cli, files, command):
     path.write_bytes(bytes(data))
     line = one_line_error(cli(*_args(command, path, files), expect=2))
     assert "corrupt" in line, line
+
+
+def test_null_optional_figures_are_shown_not_crashed_on(cli, files):
+    """Optional manifest figures may be null (inspect of a .pte whose delegated_share was null
+    raised TypeError in the human output, exit 3)."""
+    path = _edit(files, "flt_pte", _set(["optimizer", "delegated_share"], None), "null-share")
+    assert "delegated" in cli("inspect", path, expect=0).stdout

@@ -681,7 +681,7 @@ def format_description(info: dict) -> str:
     if opt.get("portable_ops") is not None:
         lines.append(f"  lowering        {opt.get('path')}: {opt.get('delegated_ops')} ops delegated, "
                      f"{sum(opt['portable_ops'].values())} on portable kernels "
-                     f"({opt.get('delegated_share', 0):.0%} delegated)")
+                     f"({opt.get('delegated_share') or 0:.0%} delegated)")
     lines.append(f"  operators       {info['num_operators']} portable kernels the runtime must provide")
     for op in info["operators"]:
         lines.append(f"    {op['name']}")
