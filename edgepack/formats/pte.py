@@ -252,6 +252,26 @@ def _runtime_reason(exc: Exception, log: List[str]) -> str:
     return _first_line(exc) + (f"; runtime said: {detail.strip()[:200]}" if detail else "")
 
 
+_MANIFEST_HEAD = b'{\n "bytecode_version": '
+
+
+def manifest_text_from_bytes(data: bytes) -> Optional[str]:
+    """The manifest string of a `.pte`, found in its bytes without running anything: edgepack's
+    manifest JSON starts with this key (sorted keys) and the flatbuffer stores a string as a
+    little-endian uint32 length followed by its bytes. None when it cannot be found unambiguously
+    (the runtime path then reads it)."""
+    start = data.find(_MANIFEST_HEAD)
+    if start < 4 or data.find(_MANIFEST_HEAD, start + 1) >= 0:
+        return None
+    length = int.from_bytes(data[start - 4:start], "little")
+    if length <= 0 or start + length > len(data):
+        return None
+    try:
+        return data[start:start + length].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 class PteModule:
     """A `.pte` loaded with ExecuTorch's runtime; callable like a module on one input tensor."""
 
@@ -267,6 +287,16 @@ class PteModule:
         check_input_file(path, ".pte model")
         log: List[str] = []
         self.integrity: Optional[dict] = None
+        early_text = None
+        if verify:
+            # Check the digest from the bytes alone first: ExecuTorch's loader can crash or hang on
+            # a damaged file (seen in the fuzz campaign), so it must never see one.
+            from ..integrity import verify_pte
+
+            data = path.read_bytes()
+            early_text = manifest_text_from_bytes(data)
+            if early_text is not None:
+                self.integrity = verify_pte(path, _parse_manifest(path, early_text), early_text, data)
         try:
             with _native_log(log):
                 runtime = Runtime.get()
@@ -282,7 +312,12 @@ class PteModule:
             except Exception as exc:  # a damaged manifest method
                 raise EdgepackError(f"{path}: ExecuTorch cannot run its manifest method "
                                     f"({_runtime_reason(exc, log)})") from None
-            self.integrity = verify_pte(path, _parse_manifest(path, text), text)
+            if early_text is not None and text != early_text:
+                from ..integrity import DamagedFile
+
+                raise DamagedFile(path, "the manifest the program returns is not the one in its bytes")
+            if early_text is None:
+                self.integrity = verify_pte(path, _parse_manifest(path, text), text)
         try:
             with _native_log(log):
                 self.forward = self.program.load_method("forward")
