@@ -124,7 +124,7 @@ def _check_container(path: pathlib.Path) -> None:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError) as exc:
             raise EdgepackError(f"{path}: corrupt or truncated checkpoint ({exc})") from None
         if any(n.endswith("/constants.pkl") or n.endswith("/bytecode.pkl") for n in names):
             raise EdgepackError(f"{path}: is a TorchScript file, not a checkpoint; use 'edgepack inspect'")

@@ -249,3 +249,16 @@ def test_null_optional_figures_are_shown_not_crashed_on(cli, files):
     raised TypeError in the human output, exit 3)."""
     path = _edit(files, "flt_pte", _set(["optimizer", "delegated_share"], None), "null-share")
     assert "delegated" in cli("inspect", path, expect=0).stdout
+
+
+@pytest.mark.parametrize("command", ["predict", "inspect", "bench", "check"])
+def test_zip_version_python_cannot_read_is_an_input_error(cli, files, command):
+    """A flipped byte in the zip directory that makes an entry ask for zip version 6.4 (found by
+    the fuzz campaign: Python's zipfile raises NotImplementedError, which was exit 3)."""
+    data = bytearray(files["img"].read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the first central-directory record
+    data[entry + 6:entry + 8] = (64).to_bytes(2, "little")  # "version needed to extract": 6.4
+    path = files["root"] / "zip64.ptl"
+    path.write_bytes(bytes(data))
+    line = one_line_error(cli(*_args(command, path, files), expect=2))
+    assert "zip file version 6.4" in line, line
