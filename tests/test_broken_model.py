@@ -57,6 +57,8 @@ def test_file_that_outputs_nan_with_accept_mismatch_keeps_strict_json(cli, tiny_
     assert validation["passed"] is False and validation["max_rel_err"] is None
 
 
+@pytest.mark.skipif(not torch.__version__.startswith("2.12."),
+                    reason="executorch 1.3.1 (.pte) needs the pinned torch 2.12; the fallback leg runs 2.14")
 def test_nan_model_pte(cli, tiny_classifier, tmp_path):
     pytest.importorskip("executorch")
     ckpt = _broken_ckpt(tmp_path, tiny_classifier, "nan")
