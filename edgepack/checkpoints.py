@@ -24,6 +24,7 @@ import io
 import pathlib
 import pickle
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, List
 
@@ -124,7 +125,7 @@ def _check_container(path: pathlib.Path) -> None:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
-        except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, ValueError) as exc:
             raise EdgepackError(f"{path}: corrupt or truncated checkpoint ({exc})") from None
         if any(n.endswith("/constants.pkl") or n.endswith("/bytecode.pkl") for n in names):
             raise EdgepackError(f"{path}: is a TorchScript file, not a checkpoint; use 'edgepack inspect'")
@@ -171,7 +172,7 @@ def load_checkpoint(path, trust: bool = False) -> LoadedCheckpoint:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UntrustedCheckpointError(f"{path}: unsafe or unsupported pickle content ({reason}); {TRUST_HINT}") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError,
-            IndexError, UnicodeDecodeError, zipfile.BadZipFile, io.UnsupportedOperation) as exc:
+            IndexError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, io.UnsupportedOperation) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EdgepackError(f"{path}: cannot read checkpoint ({reason[:200]})") from None
     except ModuleNotFoundError as exc:  # only reachable with trust=True

@@ -20,6 +20,7 @@ import pathlib
 import pickle
 import re
 import zipfile
+import zlib
 from typing import Dict, List, Optional
 
 from .errors import EdgepackError
@@ -41,7 +42,7 @@ def _zip_names(path: pathlib.Path) -> list:
     try:
         with zipfile.ZipFile(path) as zf:
             return zf.namelist()
-    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, ValueError, EOFError) as exc:
         if _is_flatbuffer(path):
             raise EdgepackError(f"{path}: flatbuffer-format mobile model; edgepack reads the zip (pickle) "
                                 "lite-interpreter format only (save without _use_flatbuffer)") from None
@@ -74,7 +75,7 @@ def open_artifact(path) -> Optional[dict]:
             if entry is None:
                 return None
             manifest = json.loads(zf.read(entry).decode("utf-8"))
-    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, UnicodeDecodeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise EdgepackError(f"{path}: corrupt manifest ({exc})") from None
     if manifest is None:  # a manifest that says `null` is not "no manifest": refused as invalid
         from .manifest import check_manifest
@@ -180,7 +181,7 @@ def operator_table(path) -> Dict[str, Optional[int]]:
     try:
         with zipfile.ZipFile(path) as zf:
             _, _, nargs, _ = _operators(path, zf, names)
-    except (zipfile.BadZipFile, NotImplementedError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError) as exc:
         raise EdgepackError(f"{path}: corrupt archive ({exc})") from None
     return nargs
 
@@ -231,7 +232,7 @@ def describe(path) -> dict:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             methods, counts, _, op_source = _operators(path, zf, names)
-    except (zipfile.BadZipFile, NotImplementedError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError) as exc:
         raise EdgepackError(f"{path}: corrupt archive ({exc})") from None
     version = _bytecode_version(path)
     # Tensor storages; backported files (bytecode < 8) hold each one twice, so count distinct ones.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from typing import Dict, Iterable, Optional, Tuple
 
 from .errors import EdgepackError
@@ -98,12 +99,12 @@ def ptl_file_digests(path) -> Tuple[Dict[str, str], list]:
                     with zf.open(info) as f:
                         for block in iter(lambda: f.read(1 << 20), b""):
                             h.update(block)
-                except zipfile.BadZipFile as exc:
+                except (zipfile.BadZipFile, zlib.error) as exc:
                     if "CRC" in str(exc):
                         raise DamagedFile(path, f"record {name} does not match the CRC stored for it") from None
                     raise
                 digests[name] = h.hexdigest()
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error) as exc:
         raise DamagedFile(path, f"unreadable archive ({exc})") from None
     except (OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise DamagedFile(path, f"unreadable archive ({exc})") from None
