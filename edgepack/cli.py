@@ -116,12 +116,12 @@ def _print_json(doc) -> None:
 @click.group(cls=EdgepackGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgepack")
 def main():
-    """Package trained image classifiers into validated PyTorch Lite-interpreter (.ptl) files."""
+    """Package trained image classifiers into validated PyTorch Lite (.ptl) or ExecuTorch (.pte) files."""
 
 
 @main.command()
 @click.argument("source")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .ptl (default: SOURCE name + .ptl).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .ptl or .pte (default: SOURCE name + .ptl, or .pte with --format pte).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("--weights", type=click.Path(), help="Weights for timm:NAME (state dict, .safetensors or checkpoint).")
 @click.option("--arch", help="timm architecture of a plain state-dict SOURCE.")
@@ -214,7 +214,7 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def predict(model, images, top_k, max_pixels, as_json):
-    """Run IMAGES through MODEL.ptl with the lite interpreter and print the top-k labels."""
+    """Run IMAGES through MODEL (.ptl in the lite interpreter, .pte in ExecuTorch) and print the top-k labels."""
     from .manifest import ManifestError
     from .predict import Predictor
 
