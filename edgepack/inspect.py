@@ -46,7 +46,7 @@ def _zip_names(path: pathlib.Path) -> list:
         if _is_flatbuffer(path):
             raise EdgepackError(f"{path}: flatbuffer-format mobile model; edgepack reads the zip (pickle) "
                                 "lite-interpreter format only (save without _use_flatbuffer)") from None
-        raise EdgepackError(f"{path}: not a TorchScript / .ptl file (not a valid zip archive: {exc})") from None
+        raise EdgepackError(f"{path}: not a TorchScript / .ptl file (not a valid zip archive: {exc}) nor an ExecuTorch .pte program") from None
 
 
 def _is_flatbuffer(path: pathlib.Path) -> bool:
