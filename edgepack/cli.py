@@ -13,6 +13,7 @@ console script, `python -m edgepack`, and Click's test runner alike.
 from __future__ import annotations
 
 import json
+import pathlib
 import sys
 import traceback
 from typing import Optional, Sequence
@@ -254,6 +255,84 @@ def inspect(model, as_json):
         _print_json(info)
     else:
         click.echo(format_description(info))
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the files, cells/ (resume records) and report.md, report.json, plot.png.")
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML batch file: [[source]] tables and options.")
+@click.option("--formats", help="ptl, pte or ptl,pte (default: both).")
+@click.option("--quantize", help="Any of none,dynamic,static (default: none,dynamic, and static with --calib).")
+@click.option("--channels-last", "channels_last", help="on, off, default, or a list like on,off.")
+@click.option("--interpolation", help="Resize filters to try, e.g. bicubic,bilinear (default: the model's).")
+@click.option("--threads", multiple=True, help="Benchmark thread counts, e.g. 1,2 (default 1; the first ranks).")
+@click.option("--calib", type=click.Path(), help="Calibration images (static int8 cells).")
+@click.option("--calib-count", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--val", type=click.Path(), help="Validation images; class folders give accuracy and its drop.")
+@click.option("--val-count", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--max-accuracy-drop", type=float, help="Largest accuracy drop (or top-1 disagreement without labels) "
+              "a recommended file may have, 0..1 [default: 0.01].")
+@click.option("--runs", type=click.IntRange(1), help="Timed runs per benchmark [default: 30].")
+@click.option("--warmup", type=click.IntRange(0), help="Warm-up runs per benchmark [default: 5].")
+@click.option("--image", help="Benchmark frame WxH [default: 640x480].")
+@click.option("--device-results", multiple=True, type=click.Path(),
+              help="On-device benchmark JSON (the Android demo's); ranks by the device's p50 instead.")
+@click.option("--no-reference", is_flag=True, help="Skip the eager PyTorch / ONNX Runtime reference rows.")
+@click.option("--rebuild", is_flag=True, help="Ignore recorded cells and build and measure everything again.")
+@click.option("--max-side", type=int, help="Passed to the .pte builds (largest frame side).")
+@click.option("--weights", type=click.Path(), help="Source option for every SOURCE (as in build).")
+@click.option("--arch", help="Source option for every SOURCE (as in build).")
+@click.option("--num-classes", type=click.IntRange(1), help="Source option for every SOURCE (as in build).")
+@click.option("--model-class", help="Source option for every SOURCE (as in build).")
+@click.option("--trust-checkpoint", is_flag=True, help="Source option for every SOURCE (as in build).")
+@click.option("--labels", type=click.Path(), help="Label file for every SOURCE (as in build).")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout (progress stays on stderr).")
+def matrix(sources, out_dir, config, formats, quantize, channels_last, interpolation, threads, calib, calib_count,
+           val, val_count, max_accuracy_drop, runs, warmup, image, device_results, no_reference, rebuild, max_side,
+           weights, arch, num_classes, model_class, trust_checkpoint, labels, as_json):
+    """Build every variant of SOURCES (format x quantization x ...), validate and benchmark each, and
+    recommend the fastest file within --max-accuracy-drop. Exit 0 with a recommendation, 1 when no
+    file qualifies (the report is written either way), 2 for bad input."""
+    from .bench import parse_image, parse_threads
+    from .matrix import (DEFAULT_MAX_ACCURACY_DROP, DEFAULT_RUNS, DEFAULT_WARMUP, FORMATS, INTERPOLATIONS,
+                         QUANTIZATIONS, MatrixOptions, SourceSpec, load_config, parse_list, parse_switch, run_matrix)
+    from .matrix_report import format_table, write_reports
+
+    cfg = load_config(config) if config else {}
+    pick = lambda cli, key, default=None: cli if cli not in (None, ()) else cfg.get(key, default)  # noqa: E731
+    specs = list(cfg.get("sources", [])) + [
+        SourceSpec(s, weights=weights, arch=arch, num_classes=num_classes, model_class=model_class,
+                   trust_checkpoint=trust_checkpoint, labels=labels) for s in sources]
+    quant = pick(quantize, "quantize")
+    interp = pick(interpolation, "interpolation")
+    cl = pick(channels_last, "channels_last")
+    thread_values = pick(threads, "threads", ["1"])
+    opts = MatrixOptions(
+        out_dir=out_dir,
+        formats=parse_list(pick(formats, "formats", list(FORMATS)), FORMATS, "--formats"),
+        quantize=None if quant is None else parse_list(quant, QUANTIZATIONS, "--quantize"),
+        channels_last=(None,) if cl is None else parse_switch(cl, "--channels-last"),
+        interpolation=(None,) if interp is None else parse_list(interp, INTERPOLATIONS, "--interpolation"),
+        threads=parse_threads([str(t) for t in (thread_values if isinstance(thread_values, (list, tuple))
+                                                 else [thread_values])]),
+        calib=pick(calib, "calib"), calib_count=calib_count if calib_count != 64 else cfg.get("calib_count", 64),
+        val=pick(val, "val"), val_count=val_count if val_count != 64 else cfg.get("val_count", 64),
+        max_accuracy_drop=float(pick(max_accuracy_drop, "max_accuracy_drop", DEFAULT_MAX_ACCURACY_DROP)),
+        runs=int(pick(runs, "runs", DEFAULT_RUNS)), warmup=int(pick(warmup, "warmup", DEFAULT_WARMUP)),
+        image=parse_image(pick(image, "image", "640x480")),
+        references=not no_reference, device_results=list(device_results) or cfg.get("device_results", []),
+        rebuild=rebuild, extra_build_args=["--max-side", str(max_side)] if max_side else [],
+    )
+    report = run_matrix(specs, opts)
+    write_reports(report, pathlib.Path(out_dir))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        click.echo(format_table(report))
+        click.echo(f"Report: {pathlib.Path(out_dir) / 'report.md'}")
+    if not report["recommendation"].get("choice"):
+        sys.exit(1)
 
 
 def _register_optional_commands() -> None:
