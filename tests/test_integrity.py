@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import struct
+import pathlib
 import sys
 import zipfile
 import zlib
@@ -172,3 +173,44 @@ def test_masked_pte_digest_ignores_only_the_manifest_string():
 
 def test_manifest_json_is_still_one_document(built):
     json.loads(zipfile.ZipFile(built).read("archive/extra/edgepack.json"))
+
+
+def _mark_deflated(path, target: pathlib.Path, name_suffix: str) -> None:
+    """Copy `path`, with the central directory saying the record ending in `name_suffix` is
+    deflate-compressed (one bit of the method field: 0 -> 8). Its stored bytes then fail to
+    inflate (zlib.error), as in the fuzz campaign's case 2593."""
+    import struct
+
+    data = bytearray(pathlib.Path(path).read_bytes())
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:
+        name_len = struct.unpack("<H", data[pos + 28:pos + 30])[0]
+        if bytes(data[pos + 46:pos + 46 + name_len]).decode().endswith(name_suffix):
+            assert data[pos + 10] == 0  # stored, as torch writes every record
+            data[pos + 10] = 8
+            target.write_bytes(bytes(data))
+            return
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    raise AssertionError(f"no record ending in {name_suffix}")
+
+
+@pytest.mark.parametrize("record", ["data.pkl", "bytecode.pkl"])
+def test_record_that_fails_to_inflate_is_damage_not_a_crash(built, image, cli, tmp_path, record):
+    import zipfile
+    import zlib
+
+    bad = tmp_path / "bad.ptl"
+    _mark_deflated(built, bad, record)
+    with pytest.raises(zlib.error):  # what the readers see: not a BadZipFile
+        with zipfile.ZipFile(bad) as zf:
+            zf.read(next(n for n in zf.namelist() if n.endswith(record)))
+    for args in (["inspect", bad], ["predict", bad, image], ["check", bad, "--python", sys.executable],
+                 ["bench", bad, "--runs", "1"]):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert str(bad) in one_line_error(result)
+    if record == "bytecode.pkl":  # the archive readers themselves, beneath the digest check
+        from edgepack.inspect import operator_table
+
+        with pytest.raises(EdgepackError, match="bad.ptl: "):
+            operator_table(bad)

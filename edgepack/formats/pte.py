@@ -469,8 +469,9 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
         quantized = convert_pt2e(prepared)
         move_exported_model_to_eval(quantized)
     except Exception as exc:
-        raise EdgepackError(f"PT2E quantization failed on this network ({_first_line(exc)}); "
-                            "try --quantize dynamic or no quantization") from None
+        other = "--quantize static --calib DIR" if dynamic else "--quantize dynamic"
+        raise EdgepackError(f"PT2E {mode} quantization failed on this network ({_first_line(exc)}); "
+                            f"try {other} or no quantization") from None
     info = {"mode": mode, "method": "pt2e", "quantizer": "XNNPACKQuantizer", "engine": "xnnpack",
             "weights": "int8 per-channel symmetric",
             "activations": "int8 dynamic (per run)" if dynamic else "int8 static (calibrated)"}
