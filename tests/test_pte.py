@@ -173,6 +173,20 @@ def test_static_int8_pte(tmp_path, tiny_ckpt, shapes_dir):
     assert "vs_quantized_eager" in manifest["validation"]
 
 
+def test_dynamic_int8_with_dropout_before_the_classifier():
+    """timm heads put a dropout before fc (regnetx_002 in the bundled example). Putting the
+    exported graph in eval mode after annotation orphaned the dynamic quantizer's choose_qparams
+    node, and the example's dynamic .pte build failed ('PortNodeMetaForQDQ')."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Dropout(0.2), torch.nn.Linear(8, 4)).eval()
+    quantized, info = pte._quantize_pt2e(net, "dynamic", [], (32, 32), report=lambda m: None)
+    targets = [str(n.target) for n in quantized.graph.nodes]
+    assert info["mode"] == "dynamic" and any("choose_qparams" in t for t in targets), targets
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(quantized(x), net(x), atol=0.05)
+
+
 @pytest.mark.parametrize("args, words", [
     (["--bytecode-version", "7"], "bytecode"),
     (["--runtime", "2.1"], "lite-interpreter"),
