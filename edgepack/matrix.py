@@ -292,15 +292,21 @@ def check_sources(sources: Sequence[SourceSpec]) -> None:
                 check_input_file(getattr(spec, what), f"{what} file")
 
 
+def unique_stems(sources: Sequence[SourceSpec]) -> List[str]:
+    """File-name stems of the sources, in order; a repeated name (a/model.ckpt, b/model.ckpt)
+    gets -2, -3, ..."""
+    seen: Dict[str, int] = {}
+    stems = []
+    for spec in sources:
+        seen[spec.stem] = seen.get(spec.stem, 0) + 1
+        stems.append(spec.stem if seen[spec.stem] == 1 else f"{spec.stem}-{seen[spec.stem]}")
+    return stems
+
+
 def plan(sources: Sequence[SourceSpec], opts: MatrixOptions) -> List[Cell]:
     """Every combination, in a stable order, with unique file names."""
     cells: List[Cell] = []
-    stems: Dict[str, int] = {}
-    for spec in sources:
-        stem = spec.stem
-        stems[stem] = stems.get(stem, 0) + 1
-        if stems[stem] > 1:  # two sources with one name (a/model.ckpt, b/model.ckpt)
-            stem = f"{stem}-{stems[stem]}"
+    for spec, stem in zip(sources, unique_stems(sources)):
         for fmt in opts.formats:
             for quant in opts.quantizations():
                 for cl in opts.channels_last:
@@ -433,8 +439,8 @@ def run_bench(path: pathlib.Path, threads: int, opts: MatrixOptions) -> dict:
         return {"status": "failed", "reason": _one_line(str(exc))[:300]}
 
 
-def run_reference(kind: str, spec: SourceSpec, build: dict, threads: int, opts: MatrixOptions,
-                  work: pathlib.Path) -> dict:
+def run_reference(kind: str, spec: SourceSpec, stem: str, build: dict, threads: int, opts: MatrixOptions,
+                  work: pathlib.Path, export: bool = True) -> dict:
     """Time one reference row (eager+PIL or ORT+PIL) of `spec` with the built file's preprocessing."""
     from .bench import child_env, summarize
     from .reference import run_reference_child
@@ -446,8 +452,8 @@ def run_reference(kind: str, spec: SourceSpec, build: dict, threads: int, opts: 
     out: dict = {}
     try:
         if kind == "ort":
-            child["onnx"] = str(work / f"{spec.stem}.reference.onnx")
-            if not os.path.exists(child["onnx"]):
+            child["onnx"] = str(work / f"{stem}.reference.onnx")
+            if export or not os.path.exists(child["onnx"]):  # never an .onnx left by another source
                 run_reference_child("export-onnx", child)
             out["size_bytes"] = os.path.getsize(child["onnx"])
         raw = run_reference_child(kind, child, env)
@@ -460,12 +466,52 @@ def run_reference(kind: str, spec: SourceSpec, build: dict, threads: int, opts: 
             "runtime": raw.get("runtime")}
 
 
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == value)
+
+
+def _valid_result(result) -> bool:
+    """A recorded benchmark (or reference) result the report can render."""
+    return isinstance(result, dict) and result.get("status") == "ok" and all(
+        _number_or_none(result.get(k)) for k in ("load_ms", "first_inference_ms", "p50_ms", "p90_ms", "p99_ms",
+                                                 "mean_ms", "peak_rss_mb", "runs", "size_bytes")) \
+        and isinstance(result.get("p50_ms"), (int, float))
+
+
+def _valid_build(build) -> bool:
+    if not isinstance(build, dict) or build.get("status") not in ("ok", "failed"):
+        return False
+    if build["status"] == "failed":
+        return isinstance(build.get("reason"), str)
+    val = build.get("validation")
+    return (isinstance(build.get("file"), str) and isinstance(build.get("sha256"), str)
+            and isinstance(build.get("size_bytes"), int) and _number_or_none(build.get("build_s"))
+            and isinstance(val, dict) and all(_number_or_none(v) for k, v in val.items()
+                                              if k not in ("passed", "inputs"))
+            and isinstance(build.get("preprocess"), (dict, type(None))))
+
+
 def _read_record(path: pathlib.Path) -> Optional[dict]:
+    """A cell's record, or None when it is missing, damaged (an interrupted write) or edited into
+    something the report cannot use: the cell is then built and measured again."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None  # missing or damaged (an interrupted write): rebuild the cell
-    return doc if isinstance(doc, dict) else None
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if "build" in doc:  # a cell
+        bench = doc.get("bench")
+        if not (isinstance(doc.get("key"), str) and _valid_build(doc["build"]) and isinstance(bench, dict)
+                and all(isinstance(v, dict) and isinstance(v.get("key"), str) and _valid_result(v.get("result"))
+                        for v in bench.values())):
+            return None
+        return doc
+    # a reference row: {threads: {key, result}}
+    if all(isinstance(v, dict) and isinstance(v.get("key"), str) and _valid_result(v.get("result"))
+           for v in doc.values()):
+        return doc
+    return None
 
 
 def _write_record(path: pathlib.Path, doc: dict) -> None:
@@ -617,7 +663,13 @@ def run_matrix(sources: Sequence[SourceSpec], opts: MatrixOptions, progress: Pro
     check_options(opts)
     devices = load_device_results(opts.device_results)
     out = pathlib.Path(opts.out_dir)
-    (out / "cells").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "cells").mkdir(parents=True, exist_ok=True)
+        probe = out / f".edgepack-matrix.{os.getpid()}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise EdgepackError(f"-o {out}: cannot write there ({exc.strerror or exc})") from None
     cells = plan(sources, opts)
     vers = versions()
     digests = {p: _digest_path(p) for spec in sources for p in (spec.source, spec.weights, spec.labels)
@@ -703,11 +755,11 @@ def _run_references(sources, cells, rows, opts, out, vers, digests, progress) ->
 
     kinds = ["eager"] + (["ort"] if ort_available() else [])
     refs = []
-    for spec in sources:
+    for spec, stem in zip(sources, unique_stems(sources)):
         built = next((r for c, r in zip(cells, rows) if c.source == spec and r["status"] == "ok"
                       and r.get("preprocess") and c.quantize == "none"), None)
         for kind in kinds:
-            name = f"{spec.stem}.reference-{kind}"
+            name = f"{stem}.reference-{kind}"
             row = {"name": name, "source": spec.source, "kind": kind,
                    "format": {"eager": "eager+PIL", "ort": "onnxruntime+PIL"}[kind], "bench": {}}
             if built is None:
@@ -730,7 +782,7 @@ def _run_references(sources, cells, rows, opts, out, vers, digests, progress) ->
                     ok = True
                     continue
                 progress(f"[ref] {name}: measuring at {threads} thread(s) ...")
-                result = run_reference(kind, spec, built, int(threads), opts, out)
+                result = run_reference(kind, spec, stem, built, int(threads), opts, out, export=not ok)
                 row["bench"][str(threads)] = dict(result, reused=False)
                 if result["status"] == "ok":
                     ok = True

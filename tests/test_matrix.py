@@ -322,12 +322,27 @@ def test_output_that_is_a_file_is_refused(cli, tmp_path, tiny_ckpt):
     assert target.read_text() == "keep me"
 
 
-def test_damaged_cell_record_is_rebuilt(tmp_path):
+def test_damaged_or_edited_cell_record_is_not_used(tmp_path):
     path = tmp_path / "cell.json"
     path.write_text('{"key": "abc", "build": {"sta')
     assert mx._read_record(path) is None
     path.write_text("[1, 2]")
     assert mx._read_record(path) is None
+    good = {"key": "k", "bench": {"1": {"key": "b", "result": {"status": "ok", "p50_ms": 1.5, "load_ms": 3.0}}},
+            "build": {"status": "ok", "file": "a.ptl", "sha256": "f" * 64, "size_bytes": 10, "build_s": 2.0,
+                      "validation": {"passed": True, "top1_agreement": 1.0, "accuracy_drop": None},
+                      "preprocess": {}}}
+    path.write_text(json.dumps(good))
+    assert mx._read_record(path) == good
+    for edit in (lambda d: d["bench"]["1"]["result"].update(p50_ms="fast"),
+                 lambda d: d["build"].update(size_bytes=None),
+                 lambda d: d["build"]["validation"].update(top1_agreement="all"),
+                 lambda d: d["build"].update(status="great"),
+                 lambda d: d.update(bench=[1])):
+        doc = json.loads(json.dumps(good))
+        edit(doc)
+        path.write_text(json.dumps(doc))
+        assert mx._read_record(path) is None, doc
 
 
 def test_table_fits_100_columns():
@@ -342,3 +357,17 @@ def test_table_fits_100_columns():
 
 def test_cli_help_lists_matrix(cli):
     assert "matrix" in cli("--help", expect=0).stdout
+
+
+def test_sources_with_one_name_get_distinct_files_and_reference_rows():
+    sources = [mx.SourceSpec("a/model.ckpt"), mx.SourceSpec("b/model.ckpt")]
+    assert mx.unique_stems(sources) == ["model", "model-2"]
+    names = [c.name for c in mx.plan(sources, mx.MatrixOptions(out_dir="x", formats=["ptl"], quantize=["none"]))]
+    assert names == ["model.float.ptl", "model-2.float.ptl"]
+
+
+def test_unwritable_output_is_one_line(cli, tmp_path, tiny_ckpt):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "cells").write_text("a file where the records go")
+    result = cli("matrix", tiny_ckpt, "-o", tmp_path / "out", expect=2)
+    assert "cannot write there" in one_line_error(result)
