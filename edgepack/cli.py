@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 import click
 
-from .errors import EdgepackError
+from .errors import EdgepackError, one_line
 
 JSON_FLAG = "--json"
 
@@ -35,8 +35,7 @@ def _wants_json(args: Sequence[str]) -> bool:
     return False
 
 
-def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+_one_line = one_line
 
 
 def _report_error(message: str, exit_code: int, as_json: bool) -> None:
@@ -268,9 +267,9 @@ def inspect(model, as_json):
 @click.option("--interpolation", help="Resize filters to try, e.g. bicubic,bilinear (default: the model's).")
 @click.option("--threads", multiple=True, help="Benchmark thread counts, e.g. 1,2 (default 1; the first ranks).")
 @click.option("--calib", type=click.Path(), help="Calibration images (static int8 cells).")
-@click.option("--calib-count", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--calib-count", type=click.IntRange(1), help="Calibration images used [default: 64].")
 @click.option("--val", type=click.Path(), help="Validation images; class folders give accuracy and its drop.")
-@click.option("--val-count", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--val-count", type=click.IntRange(1), help="Validation images used [default: 64].")
 @click.option("--max-accuracy-drop", type=float, help="Largest accuracy drop (or top-1 disagreement without labels) "
               "a recommended file may have, 0..1 [default: 0.01].")
 @click.option("--runs", type=click.IntRange(1), help="Timed runs per benchmark [default: 30].")
@@ -281,7 +280,8 @@ def inspect(model, as_json):
 @click.option("--no-reference", is_flag=True, help="Skip the eager PyTorch / ONNX Runtime reference rows.")
 @click.option("--rebuild", is_flag=True, help="Ignore recorded cells and build and measure everything again.")
 @click.option("--max-side", type=int, help="Passed to the .pte builds (largest frame side).")
-@click.option("--weights", type=click.Path(), help="Source option for every SOURCE (as in build).")
+@click.option("--weights", type=click.Path(), help="Source option for every SOURCE argument (as in build; "
+              "--config sources take theirs from the file).")
 @click.option("--arch", help="Source option for every SOURCE (as in build).")
 @click.option("--num-classes", type=click.IntRange(1), help="Source option for every SOURCE (as in build).")
 @click.option("--model-class", help="Source option for every SOURCE (as in build).")
@@ -316,13 +316,13 @@ def matrix(sources, out_dir, config, formats, quantize, channels_last, interpola
         interpolation=(None,) if interp is None else parse_list(interp, INTERPOLATIONS, "--interpolation"),
         threads=parse_threads([str(t) for t in (thread_values if isinstance(thread_values, (list, tuple))
                                                  else [thread_values])]),
-        calib=pick(calib, "calib"), calib_count=calib_count if calib_count != 64 else cfg.get("calib_count", 64),
-        val=pick(val, "val"), val_count=val_count if val_count != 64 else cfg.get("val_count", 64),
+        calib=pick(calib, "calib"), calib_count=int(pick(calib_count, "calib_count", 64)),
+        val=pick(val, "val"), val_count=int(pick(val_count, "val_count", 64)),
         max_accuracy_drop=float(pick(max_accuracy_drop, "max_accuracy_drop", DEFAULT_MAX_ACCURACY_DROP)),
         runs=int(pick(runs, "runs", DEFAULT_RUNS)), warmup=int(pick(warmup, "warmup", DEFAULT_WARMUP)),
         image=parse_image(pick(image, "image", "640x480")),
         references=not no_reference, device_results=list(device_results) or cfg.get("device_results", []),
-        rebuild=rebuild, extra_build_args=["--max-side", str(max_side)] if max_side else [],
+        rebuild=rebuild, max_side=max_side,
     )
     report = run_matrix(specs, opts)
     write_reports(report, pathlib.Path(out_dir))

@@ -19,3 +19,8 @@ class ValidationError(EdgepackError):
     """The written file does not reproduce the float model (exit 1, nothing kept)."""
 
     exit_code = 1
+
+
+def one_line(text) -> str:
+    """A message folded to one line (the CLI's contract: every error is one line)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())

@@ -47,3 +47,21 @@ def check_input_file(path, what: str = "file") -> os.stat_result:
     except OSError as exc:
         raise EdgepackError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     return st
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, then a rename. An interrupted
+    run leaves the previous version (or nothing), never half a file. OSError -> EdgepackError."""
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise EdgepackError(f"{path}: cannot write ({exc.strerror or exc})") from None

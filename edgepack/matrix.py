@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import pathlib
 import platform
@@ -34,7 +35,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-from .errors import EdgepackError
+from .errors import EdgepackError, one_line
 
 SCHEMA = "edgepack-matrix/1"
 FORMATS = ("ptl", "pte")
@@ -73,8 +74,8 @@ class SourceSpec:
     @property
     def stem(self) -> str:
         if self.source.startswith("timm:"):
-            return self.source[len("timm:"):].replace("/", "_")
-        return pathlib.Path(self.source).stem
+            return self.source[len("timm:"):].replace("/", "_") or "timm"
+        return pathlib.Path(self.source).stem.lstrip(".") or "model"
 
     def build_args(self) -> List[str]:
         args = [self.source]
@@ -114,7 +115,7 @@ class MatrixOptions:
     references: bool = True
     device_results: Sequence[str] = ()
     rebuild: bool = False  # ignore recorded cells
-    extra_build_args: Sequence[str] = ()  # passed to every build (e.g. --max-side 1280)
+    max_side: Optional[int] = None  # .pte cells: largest frame side (build's --max-side)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
 
     def quantizations(self) -> List[str]:
@@ -154,7 +155,9 @@ class Cell:
             args.append("--channels-last" if self.channels_last else "--no-channels-last")
         if self.interpolation:
             args += ["--interpolation", self.interpolation]
-        return args + list(opts.extra_build_args)
+        if self.format == "pte" and opts.max_side is not None:
+            args += ["--max-side", str(opts.max_side)]
+        return args
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,11 +298,15 @@ def check_sources(sources: Sequence[SourceSpec]) -> None:
 def unique_stems(sources: Sequence[SourceSpec]) -> List[str]:
     """File-name stems of the sources, in order; a repeated name (a/model.ckpt, b/model.ckpt)
     gets -2, -3, ..."""
-    seen: Dict[str, int] = {}
+    used: set = set()
     stems = []
     for spec in sources:
-        seen[spec.stem] = seen.get(spec.stem, 0) + 1
-        stems.append(spec.stem if seen[spec.stem] == 1 else f"{spec.stem}-{seen[spec.stem]}")
+        stem, n = spec.stem, 1
+        while stem in used:  # also past a source that is itself called model-2
+            n += 1
+            stem = f"{spec.stem}-{n}"
+        used.add(stem)
+        stems.append(stem)
     return stems
 
 
@@ -318,20 +325,37 @@ def plan(sources: Sequence[SourceSpec], opts: MatrixOptions) -> List[Cell]:
 
 
 def _digest_path(path: Optional[str]) -> Optional[str]:
-    """sha256 of a file, or of a folder's files (relative names and contents), for cache keys."""
+    """sha256 of a file, or of a folder's images (relative names and contents: what the build
+    reads, so a README or .DS_Store beside them does not invalidate every cell), for cache keys."""
     from .files import sha256_file
+    from .validate import IMAGE_SUFFIXES
 
     if not path:
         return None
     p = pathlib.Path(path)
-    if p.is_file():
-        return sha256_file(p)
-    if p.is_dir():
-        h = hashlib.sha256()
-        for f in sorted(q for q in p.rglob("*") if q.is_file()):
-            h.update(str(f.relative_to(p)).encode() + b"\0" + sha256_file(f).encode())
-        return h.hexdigest()
+    try:
+        if p.is_file():
+            return sha256_file(p)
+        if p.is_dir():
+            h = hashlib.sha256()
+            for f in sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES):
+                h.update(str(f.relative_to(p)).encode() + b"\0" + sha256_file(f).encode())
+            return h.hexdigest()
+    except OSError as exc:
+        name = getattr(exc, "filename", None) or path
+        raise EdgepackError(f"{name}: cannot read ({exc.strerror or exc})") from None
     return "missing"
+
+
+def code_digest() -> str:
+    """sha256 of edgepack's own source files: a cell built by other edgepack code (a fix, a dev
+    checkout) is rebuilt even when the version string is the same."""
+    h = hashlib.sha256()
+    root = pathlib.Path(__file__).resolve().parent
+    for f in sorted(root.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".json"):
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def versions() -> dict:
@@ -339,7 +363,10 @@ def versions() -> dict:
 
     from . import __version__
 
-    out = {"edgepack": __version__, "python": platform.python_version()}
+    from .bench import cpu_description
+
+    out = {"edgepack": __version__, "edgepack_code": code_digest()[:16], "python": platform.python_version(),
+           "machine": f"{cpu_description()}; {platform.machine()}"}
     for dist in ("torch", "timm", "executorch", "onnxruntime"):
         try:
             out[dist] = version(dist)
@@ -363,23 +390,46 @@ def cell_key(cell: Cell, opts: MatrixOptions, digests: dict, vers: dict) -> str:
         "channels_last": cell.channels_last, "interpolation": cell.interpolation,
         "calib": digests.get(opts.calib) if cell.quantize == "static" else None,
         "calib_count": opts.calib_count if cell.quantize == "static" else None,
-        "val": digests.get(opts.val), "val_count": opts.val_count, "extra": list(opts.extra_build_args),
-        "versions": {k: vers.get(k) for k in ("edgepack", "torch", "timm")}
+        "val": digests.get(opts.val), "val_count": opts.val_count,
+        "max_side": opts.max_side if cell.format == "pte" else None,
+        "versions": {k: vers.get(k) for k in ("edgepack", "edgepack_code", "torch", "timm")}
                     | ({"executorch": vers.get("executorch")} if cell.format == "pte" else {}),
     })
 
 
-def bench_key(opts: MatrixOptions, threads: int, file_sha256: Optional[str]) -> str:
+def bench_key(opts: MatrixOptions, threads: int, file_sha256: Optional[str], vers: dict) -> str:
+    """What a file's benchmark depends on: the file, the settings, the runtime and the machine."""
     return _key({"file": file_sha256, "threads": threads, "runs": opts.runs, "warmup": opts.warmup,
-                 "image": list(opts.image), "versions": versions()})
+                 "image": list(opts.image), "machine": vers.get("machine"),
+                 "versions": {k: vers.get(k) for k in ("edgepack_code", "torch", "executorch")}})
 
 
 # ----------------------------------------------------------------------------------------------
 # Running the cells
 # ----------------------------------------------------------------------------------------------
 
-def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+def _last_json_document(stdout: str) -> dict:
+    """The `--json` report: the object that starts at the last line reading `{` (anything a
+    library printed to stdout before it is skipped)."""
+    lines = stdout.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.rstrip() == "{"]
+    for start in reversed(starts):
+        try:
+            doc = json.loads("\n".join(lines[start:]))
+        except json.JSONDecodeError:
+            continue
+        return doc if isinstance(doc, dict) else {}
+    return {}
+
+
+def _remove_stale(output: pathlib.Path) -> None:
+    """A file left at a failed cell's name by an earlier run (other inputs) must not pass for this
+    run's; something that is not a file there is left alone (the build refused to write over it)."""
+    try:
+        if output.is_file() and not output.is_symlink():
+            output.unlink()
+    except OSError:
+        pass
 
 
 def run_build(cell: Cell, opts: MatrixOptions, output: pathlib.Path) -> dict:
@@ -389,21 +439,21 @@ def run_build(cell: Cell, opts: MatrixOptions, output: pathlib.Path) -> dict:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.build_timeout)
     except subprocess.TimeoutExpired:
+        _remove_stale(output)
         return {"status": "failed", "exit_code": None,
                 "reason": f"build did not finish within {opts.build_timeout:.0f} s"}
     wall = time.perf_counter() - t0
-    try:
-        doc = json.loads(proc.stdout) if proc.stdout.strip() else {}
-    except json.JSONDecodeError:
-        doc = {}
-    if proc.returncode != 0 or "output" not in doc:
+    doc = _last_json_document(proc.stdout)
+    if proc.returncode == 0 and "output" not in doc:  # never delete a file a build has published
+        return {"status": "failed", "exit_code": 0, "reason": "the build succeeded but its --json report could "
+                f"not be read; see {output.name} with 'edgepack inspect'"}
+    if proc.returncode != 0:
         errors = [line for line in proc.stderr.splitlines() if line.startswith("edgepack: error:")]
         reason = doc.get("error") or (errors[-1].split("error:", 1)[1].strip() if errors else None)
         kind = {1: "validation failed", 2: "refused", 3: "crashed (edgepack bug)"}.get(proc.returncode, "failed")
-        # A file left from an earlier run of this cell (other inputs) must not pass for this one's.
-        output.unlink(missing_ok=True)
+        _remove_stale(output)
         return {"status": "failed", "exit_code": proc.returncode,
-                "reason": f"{kind}: {_one_line(reason or f'exit status {proc.returncode}')[:300]}"}
+                "reason": f"{kind}: {one_line(reason or f'exit status {proc.returncode}')[:300]}"}
     manifest = doc.get("manifest") or {}
     val = manifest.get("validation") or {}
     agreement = val.get("judged_top1_agreement", val.get("top1_agreement"))
@@ -436,11 +486,11 @@ def run_bench(path: pathlib.Path, threads: int, opts: MatrixOptions) -> dict:
         return {"status": "ok", **_summary(bench_file(path, threads=threads, runs=opts.runs, warmup=opts.warmup,
                                                       image=tuple(opts.image)))}
     except EdgepackError as exc:
-        return {"status": "failed", "reason": _one_line(str(exc))[:300]}
+        return {"status": "failed", "reason": one_line(str(exc))[:300]}
 
 
 def run_reference(kind: str, spec: SourceSpec, stem: str, build: dict, threads: int, opts: MatrixOptions,
-                  work: pathlib.Path, export: bool = True) -> dict:
+                  work: pathlib.Path, export: bool = True, digest=None) -> dict:
     """Time one reference row (eager+PIL or ORT+PIL) of `spec` with the built file's preprocessing."""
     from .bench import child_env, summarize
     from .reference import run_reference_child
@@ -452,13 +502,17 @@ def run_reference(kind: str, spec: SourceSpec, stem: str, build: dict, threads: 
     out: dict = {}
     try:
         if kind == "ort":
-            child["onnx"] = str(work / f"{stem}.reference.onnx")
-            if export or not os.path.exists(child["onnx"]):  # never an .onnx left by another source
+            # Named by the model's bytes too: an .onnx left by another source of this name, or by
+            # an older version of this one, is never measured in its place.
+            model_id = hashlib.sha256(json.dumps([child["source_options"], digest], sort_keys=True,
+                                                 default=str).encode()).hexdigest()[:12]
+            child["onnx"] = str(work / f"{stem}.reference.{model_id}.onnx")
+            if export or not os.path.exists(child["onnx"]):
                 run_reference_child("export-onnx", child)
             out["size_bytes"] = os.path.getsize(child["onnx"])
         raw = run_reference_child(kind, child, env)
     except EdgepackError as exc:
-        return {"status": "failed", "reason": _one_line(str(exc))[:300]}
+        return {"status": "failed", "reason": one_line(str(exc))[:300]}
     stats = summarize(raw)
     return {"status": "ok", **out, "load_ms": round(raw["load_ms"], 3),
             "first_inference_ms": round(raw["first_inference_ms"], 3), **stats,
@@ -515,9 +569,9 @@ def _read_record(path: pathlib.Path) -> Optional[dict]:
 
 
 def _write_record(path: pathlib.Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    from .files import write_text_atomic
+
+    write_text_atomic(path, json.dumps(doc, indent=1, sort_keys=True))
 
 
 def _file_sha(path: pathlib.Path) -> Optional[str]:
@@ -552,20 +606,42 @@ def load_device_results(paths: Sequence[str]) -> List[dict]:
         except json.JSONDecodeError as exc:
             raise EdgepackError(f"{path}: not benchmark JSON ({exc.msg} at line {exc.lineno})") from None
         for i, rec in enumerate(found, 1):
-            p50 = rec.get("p50_ms") if isinstance(rec, dict) else None
-            if not isinstance(p50, (int, float)) or isinstance(p50, bool) or not p50 > 0 or p50 != p50:
-                raise EdgepackError(f"{path}: record {i} has no positive p50_ms (not an edgepack bench / "
-                                    "Android demo result)")
-            if not isinstance(rec.get("model"), str) and not isinstance(rec.get("model_sha256"), str):
-                raise EdgepackError(f"{path}: record {i} names no model (model or model_sha256)")
-            records.append(dict(rec, results_file=str(path)))
+            records.append(_device_record(rec, f"{path}: record {i}", str(path)))
     return records
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _device_record(rec, where: str, results_file: str) -> dict:
+    """One device result, checked and reduced to the fields the report uses (the file is
+    untrusted: a string where a number belongs must be an error here, not a crash later)."""
+    if not isinstance(rec, dict):
+        raise EdgepackError(f"{where} is not a JSON object")
+    if not (_finite(rec.get("p50_ms")) and rec["p50_ms"] > 0):
+        raise EdgepackError(f"{where} has no positive p50_ms (not an edgepack bench / Android demo result)")
+    model, sha = rec.get("model"), rec.get("model_sha256")
+    if not isinstance(model, str) and not isinstance(sha, str):
+        raise EdgepackError(f"{where} names no model (model or model_sha256)")
+    threads = rec.get("threads")
+    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        raise EdgepackError(f"{where}: threads must be a positive integer, got {threads!r}")
+    out = {"p50_ms": float(rec["p50_ms"]), "threads": threads, "results_file": results_file,
+           "model": model if isinstance(model, str) else None, "model_sha256": sha if isinstance(sha, str) else None}
+    for key in ("p90_ms", "load_ms", "first_inference_ms"):
+        out[key] = float(rec[key]) if _finite(rec.get(key)) else None
+    for key in ("device", "runtime"):
+        out[key] = rec[key][:120] if isinstance(rec.get(key), str) else None
+    return out
+
+
 def match_device(row: dict, records: Sequence[dict]) -> Optional[dict]:
-    """The device record of a built file: same sha256, else same file name; the fewest threads."""
+    """The device record of a built file: same sha256, else (records without a sha256 only) same
+    file name; the fewest threads. A record whose sha256 is another file's (an older build of
+    this name) never ranks this one."""
     hits = [r for r in records if row.get("sha256") and r.get("model_sha256") == row["sha256"]]
-    hits = hits or [r for r in records if r.get("model") == row.get("file")]
+    hits = hits or [r for r in records if r.get("model_sha256") is None and r.get("model") == row.get("file")]
     if not hits:
         return None
     best = min(hits, key=lambda r: (r.get("threads") or 0, r["p50_ms"]))
@@ -625,8 +701,9 @@ def recommend(rows: Sequence[dict], max_drop: float, threads: int, use_device: b
     if runner:
         why += f"; runner-up {runner} (p50 {eligible[1][0]:.2f} ms)"
         if eligible[1][0] <= best_ms * (1 + CLOSE_CALL):
-            why += (f"; within {CLOSE_CALL:.0%} of each other, which one run on a desktop does not "
-                    "separate: compare them on the device")
+            why += (f"; within {CLOSE_CALL:.0%} of each other: run both again on the device before choosing"
+                    if use_device else f"; within {CLOSE_CALL:.0%} of each other, which one run on a desktop does "
+                    "not separate: compare them on the device")
     return {"choice": best, "file": best_row.get("file"), "runner_up": runner, "p50_ms": best_ms,
             "ranked_by": f"p50 latency {where}", "max_accuracy_drop": max_drop, "why": why, "lost": lost}
 
@@ -654,6 +731,14 @@ def check_options(opts: MatrixOptions) -> None:
     out = pathlib.Path(opts.out_dir)
     if out.exists() and not out.is_dir():
         raise EdgepackError(f"-o {out}: exists and is not a folder")
+    for what in ("calib", "val"):  # the report's files would become images there
+        folder = getattr(opts, what)
+        if folder is not None and (out.resolve() == pathlib.Path(folder).resolve()
+                                   or pathlib.Path(folder).resolve() in out.resolve().parents):
+            raise EdgepackError(f"-o {out} is inside --{what} {folder}: its plot.png would be read as an image; "
+                                "choose another folder")
+    if opts.max_side is not None and opts.max_side < 16:
+        raise EdgepackError(f"--max-side {opts.max_side}: expected at least 16")
 
 
 def run_matrix(sources: Sequence[SourceSpec], opts: MatrixOptions, progress: Progress = _stderr) -> dict:
@@ -679,7 +764,7 @@ def run_matrix(sources: Sequence[SourceSpec], opts: MatrixOptions, progress: Pro
     rows = []
     started = time.perf_counter()
     for i, cell in enumerate(cells, 1):
-        rows.append(_run_cell(cell, opts, out, cell_key(cell, opts, digests, vers), f"[{i}/{total}]", progress))
+        rows.append(_run_cell(cell, opts, out, cell_key(cell, opts, digests, vers), vers, f"[{i}/{total}]", progress))
     references = []
     if opts.references:
         references = _run_references(sources, cells, rows, opts, out, vers, digests, progress)
@@ -705,7 +790,13 @@ def run_matrix(sources: Sequence[SourceSpec], opts: MatrixOptions, progress: Pro
     return report
 
 
-def _run_cell(cell: Cell, opts: MatrixOptions, out: pathlib.Path, key: str, tag: str, progress: Progress) -> dict:
+# What a row shows of a (possibly recorded, so untrusted) build result.
+BUILD_FIELDS = ("status", "exit_code", "reason", "file", "size_bytes", "sha256", "build_s", "build_stages_s",
+                "optimizer", "validation", "preprocess", "activation", "notes")
+
+
+def _run_cell(cell: Cell, opts: MatrixOptions, out: pathlib.Path, key: str, vers: dict, tag: str,
+              progress: Progress) -> dict:
     path = out / cell.name
     record_path = out / "cells" / f"{cell.name}.json"
     record = None if opts.rebuild else _read_record(record_path)
@@ -728,11 +819,11 @@ def _run_cell(cell: Cell, opts: MatrixOptions, out: pathlib.Path, key: str, tag:
         _write_record(record_path, record)
         progress(f"{tag} {cell.name}: " + (f"built {build['size_bytes'] / 1e6:.2f} MB in {build['build_s']:.0f} s"
                                            if build["status"] == "ok" else build["reason"]))
-    row = dict(base, **build, reused=reuse, bench={})
+    row = {**{k: build.get(k) for k in BUILD_FIELDS}, **base, "reused": reuse, "bench": {}}
     if build["status"] != "ok":
         return row
     for threads in opts.threads:
-        bkey = bench_key(opts, int(threads), build.get("sha256"))
+        bkey = bench_key(opts, int(threads), build.get("sha256"), vers)
         old = (record.get("bench") or {}).get(str(threads))
         if not opts.rebuild and old and old.get("key") == bkey:
             row["bench"][str(threads)] = dict(old["result"], reused=True)
@@ -750,24 +841,27 @@ def _run_cell(cell: Cell, opts: MatrixOptions, out: pathlib.Path, key: str, tag:
 
 def _run_references(sources, cells, rows, opts, out, vers, digests, progress) -> List[dict]:
     """Per source: eager PyTorch + PIL, and ONNX Runtime + PIL when installed, with the
-    preprocessing of a float build of that source (the first one that built)."""
+    preprocessing of a file built from that source (a float one with the model's own resize filter
+    when there is one). Their accuracy is not measured: they run the float model, whose accuracy
+    the builds report as float_accuracy, with PIL's resize instead of the bundled one."""
     from .reference import ort_available
 
     kinds = ["eager"] + (["ort"] if ort_available() else [])
     refs = []
     for spec, stem in zip(sources, unique_stems(sources)):
-        built = next((r for c, r in zip(cells, rows) if c.source == spec and r["status"] == "ok"
-                      and r.get("preprocess") and c.quantize == "none"), None)
+        mine = [(c, r) for c, r in zip(cells, rows) if c.source == spec and r["status"] == "ok"
+                and isinstance(r.get("preprocess"), dict)]
+        mine.sort(key=lambda cr: (cr[0].quantize != "none", cr[0].interpolation is not None))
+        built = mine[0][1] if mine else None
         for kind in kinds:
             name = f"{stem}.reference-{kind}"
             row = {"name": name, "source": spec.source, "kind": kind,
                    "format": {"eager": "eager+PIL", "ort": "onnxruntime+PIL"}[kind], "bench": {}}
             if built is None:
-                row.update(status="failed", reason="no float file of this source was built to take its preprocessing from")
+                row.update(status="failed", reason="no file of this source was built to take its preprocessing from")
                 refs.append(row)
                 continue
-            row["validation"] = ({"accuracy": built["validation"].get("float_accuracy"), "accuracy_drop": 0.0,
-                                  "top1_agreement": 1.0} if kind == "eager" else {})
+            row["validation"] = {}
             record_path = out / "cells" / f"{name}.json"
             record = (None if opts.rebuild else _read_record(record_path)) or {}
             ok = False
@@ -782,7 +876,8 @@ def _run_references(sources, cells, rows, opts, out, vers, digests, progress) ->
                     ok = True
                     continue
                 progress(f"[ref] {name}: measuring at {threads} thread(s) ...")
-                result = run_reference(kind, spec, stem, built, int(threads), opts, out, export=not ok)
+                result = run_reference(kind, spec, stem, built, int(threads), opts, out, export=not ok,
+                                       digest=[digests.get(spec.source, spec.source), digests.get(spec.weights)])
                 row["bench"][str(threads)] = dict(result, reused=False)
                 if result["status"] == "ok":
                     ok = True

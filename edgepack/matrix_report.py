@@ -12,6 +12,7 @@ import pathlib
 import textwrap
 from typing import List, Optional
 
+from .files import write_text_atomic
 from .matrix import quality
 
 PLOT_COLOURS = {"ptl": "tab:blue", "pte": "tab:orange", "eager+PIL": "tab:gray", "onnxruntime+PIL": "tab:green"}
@@ -47,10 +48,13 @@ def _quality_cell(row: dict) -> str:
 
 def format_table(report: dict, width: int = 100) -> str:
     """The terminal table: one row per cell and reference, then the recommendation."""
-    threads = report["settings"]["threads"]
-    name_w = max(16, width - 52 - 8 * len(threads))
+    # At most three thread counts fit in 100 columns (report.md has them all), plus the device's p50.
+    threads = report["settings"]["threads"][:3]
+    device = any(row.get("device") for row in report["cells"])
+    name_w = max(16, width - 52 - 8 * (len(threads) + device))
     head = (f"{'file':<{name_w}} {'fmt':<4} {'MB':>6} {'build':>6} {'agree':>6} {'drop':>6} "
-            + " ".join(f"{'p50@' + str(t):>7}" for t in threads) + "  status")
+            + " ".join(f"{'p50@' + str(t):>7}" for t in threads) + (f" {'device':>7}" if device else "")
+            + "  status")
     lines = [head, "-" * min(width, len(head) + 6)]
     choice = (report.get("recommendation") or {}).get("choice")
     for row in _rows(report):
@@ -63,7 +67,8 @@ def format_table(report: dict, width: int = 100) -> str:
         status = "ok" if row["status"] == "ok" else "FAILED"
         lines.append(f"{name:<{name_w}} {fmt:<4} {_mb(row.get('size_bytes')):>6} {build:>6} "
                      f"{_pct(val.get('top1_agreement')):>6} {_quality_cell(row):>6} "
-                     + " ".join(f"{_ms(_p50(row, t)):>7}" for t in threads) + f"  {status}")
+                     + " ".join(f"{_ms(_p50(row, t)):>7}" for t in threads)
+                     + (f" {_ms((row.get('device') or {}).get('p50_ms')):>7}" if device else "") + f"  {status}")
     lines.append("")
     notes = ["agree: top-1 agreement with the float model; drop: accuracy drop on --val (* = top-1 "
              "disagreement, no labels); p50 in ms on this machine; > marks the recommended file.",
@@ -111,16 +116,17 @@ def to_markdown(report: dict) -> str:
         L.append(f"| {name} | {str(why).replace('|', '/')} |")
     L += ["", "## Files", "",
           "| file | format | quantization | MB | build s | top-1 agreement | max abs err | accuracy | drop | "
-          + " | ".join(f"load ms @{t} | p50 ms @{t} | p90 ms @{t}" for t in threads) + " | device p50 ms | status |",
-          "|---|---|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|---:|" * len(threads) + "---:|---|"]
+          + " | ".join(f"load ms @{t} | first ms @{t} | p50 ms @{t} | p90 ms @{t}" for t in threads)
+          + " | device p50 ms | status |",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|---:|---:|" * len(threads) + "---:|---|"]
     for row in _rows(report):
         val = row.get("validation") or {}
         benches = []
         for t in threads:
             b = (row.get("bench") or {}).get(str(t)) or {}
             ok = b.get("status") == "ok"
-            benches.append(f"{_ms(b.get('load_ms') if ok else None)} | {_ms(b.get('p50_ms') if ok else None)} | "
-                           f"{_ms(b.get('p90_ms') if ok else None)}")
+            benches.append(" | ".join(_ms(b.get(k) if ok else None)
+                                      for k in ("load_ms", "first_inference_ms", "p50_ms", "p90_ms")))
         status = "ok" if row["status"] == "ok" else f"failed: {str(row.get('reason')).replace('|', '/')}"
         L.append(f"| {row['name']} | {row['format']} | {row.get('quantize', '-')} | {_mb(row.get('size_bytes'))} | "
                  f"{row.get('build_s', '-')} | {_pct(val.get('top1_agreement'))} | {val.get('max_abs_err', '-')} | "
@@ -129,7 +135,9 @@ def to_markdown(report: dict) -> str:
     L += ["", "Drop: accuracy drop against the float model on the labelled --val images; marked * it is the "
           "top-1 disagreement with the float model instead (no labels). Reference rows (eager+PIL, "
           "onnxruntime+PIL) are the pipelines a user would write without edgepack, timed the same way "
-          "(fresh process per configuration); their size is the ONNX file's where there is one.", ""]
+          "(fresh process per configuration); they run the float model (its accuracy is the files' "
+          "float_accuracy, with PIL's resize instead of the bundled one, not measured separately); their "
+          "size is the ONNX file's where there is one.", ""]
     if report.get("plot"):
         L += [f"![latency vs accuracy drop]({report['plot']})", ""]
     elif report.get("plot_note"):
@@ -184,16 +192,15 @@ def write_plot(report: dict, path: pathlib.Path) -> Optional[str]:
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        return f"not drawn: cannot write {path.name} ({exc.strerror or exc})"
+    finally:
+        plt.close(fig)
     return None
-
-
-def _write_text(path: pathlib.Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_reports(report: dict, out: pathlib.Path) -> None:
@@ -201,5 +208,5 @@ def write_reports(report: dict, out: pathlib.Path) -> None:
     note = write_plot(report, out / "plot.png")
     report["plot"] = None if note else "plot.png"
     report["plot_note"] = note
-    _write_text(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
-    _write_text(out / "report.md", to_markdown(report))
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(out / "report.md", to_markdown(report))
