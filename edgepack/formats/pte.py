@@ -485,8 +485,8 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 def build_pte(source: str, opts, report) -> "BuildResult":
     from ..integrity import pte_masked_digest, pte_section
     from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path,
-                           _validation_inputs, check_finite_reference, prepare, publish, select_candidate,
-                           validation_section)
+                           _validation_inputs, check_finite_reference, figures_line, prepare, publish,
+                           select_candidate, validation_section)
     from ..validate import run_all
 
     check_options(opts)
@@ -512,7 +512,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
         return pipeline
 
     vset = stages.run("inputs", _validation_inputs, opts, prep.image_input, preprocess, size, prep.labels,
-                      src.num_classes)
+                      prep.num_outputs)
     if prep.image_input:
         for x in vset.inputs:
             if max(x.shape[0], x.shape[1]) > max_side:
@@ -598,11 +598,9 @@ def build_pte(source: str, opts, report) -> "BuildResult":
         final_tmp.unlink(missing_ok=True)
         if sel is not None:
             sel.candidate.path.unlink(missing_ok=True)
-    vs_float = sel.vs_float
     report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {cand.label}, "
            f"{cand.optimizer['delegated_share']:.0%} of ops delegated, planned memory "
-           f"{lowered.planned_bytes / 1e6:.1f} MB, max rel err {vs_float.max_rel_err:.1e}, "
-           f"top-1 agreement {vs_float.top1_agreement:.1%})")
+           f"{lowered.planned_bytes / 1e6:.1f} MB, {figures_line(sel, validation)})")
     return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
                        bytecode_version=None, manifest=final, timings=stages.timings, notes=notes,
                        accepted_mismatch=not sel.passed)
