@@ -219,9 +219,10 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def predict(model, images, top_k, max_pixels, as_json):
-    """Run IMAGES through MODEL (.ptl in the lite interpreter, .pte in ExecuTorch) and print the top-k labels."""
+    """Run IMAGES through MODEL (.ptl in the lite interpreter, .pte in ExecuTorch) and print the top-k labels
+    (an embedding file: each vector's size and norm, and each image's top-k nearest neighbours among the others)."""
     from .manifest import ManifestError
-    from .predict import Predictor
+    from .predict import Predictor, add_neighbours
 
     predictor = Predictor(model)
     results, failed = [], 0
@@ -234,6 +235,8 @@ def predict(model, images, top_k, max_pixels, as_json):
             failed += 1
             results.append({"image": path, "error": str(exc)})
             click.echo(f"edgepack: error: {exc}", err=True)
+    if predictor.embedding:
+        add_neighbours(results, top_k)
     if as_json:
         _print_json({"model": model, "results": results})
     else:
@@ -241,6 +244,11 @@ def predict(model, images, top_k, max_pixels, as_json):
             if "error" in res:
                 continue
             click.echo(res["image"])
+            if predictor.embedding:
+                click.echo(f"  embedding  dim {res['dim']}, norm {res['norm']:.6f}")
+                for n, item in enumerate(res.get("neighbours", [])):
+                    click.echo(f"  {'nearest' if n == 0 else '':<9}  cosine {item['cosine']:.6f}  {item['image']}")
+                continue
             for item in res["top_k"]:
                 click.echo(f"  {item['probability']:7.2%}  {item['label']}")
     if failed:

@@ -728,7 +728,8 @@ def check(path) -> dict:
     Android library is built from) and check the contract an app relies on, from the file alone:
     the manifest reads back through the runtime, outputs have the manifest's shape and are finite
     (probabilities sum to 1), an RGBA frame gives the RGB frame's answer, and frames of the
-    smallest and largest accepted sides run. `passed` False with a `reason` when any fails."""
+    smallest and largest accepted sides run; an embedding file's vectors are unit vectors of the
+    manifest's `dim`. `passed` False with a `reason` when any fails."""
     import math as _math
 
     from ..validate import synthetic_images
@@ -744,7 +745,8 @@ def check(path) -> dict:
     written = (manifest.get("executorch") or {}).get("version")
     report["written_by"] = f"executorch {written}"
     inp, out = manifest.get("input") or {}, manifest.get("output") or {}
-    n = out.get("num_classes")
+    embedding = mf.is_embedding(manifest)
+    n = out.get("dim") if embedding else out.get("num_classes")
     frames = []
     if inp.get("kind") == "image":
         side = inp.get("max_side") if isinstance(inp.get("max_side"), int) else DEFAULT_MAX_SIDE
@@ -762,8 +764,12 @@ def check(path) -> dict:
             report["reason"] = f"{label} input {list(frame.shape)}: the runtime failed ({_first_line(exc)})"
             return report
         flat = y.reshape(-1)
-        if n is not None and flat.numel() != n:
-            report["reason"] = f"output has {flat.numel()} values, the manifest says {n} classes"
+        if n is not None and flat.numel() != n * (1 if inp.get("kind") == "image" else inp["shape"][0]):
+            report["reason"] = (f"output has {flat.numel()} values, the manifest says "
+                                + (f"dim {n}" if embedding else f"{n} classes"))
+            return report
+        if list(y.shape) != out.get("shape"):
+            report["reason"] = f"{label} input: output shape {list(y.shape)}, the manifest says {out.get('shape')}"
             return report
         if not bool(torch.isfinite(flat).all()):
             report["reason"] = f"{label} input {list(frame.shape)}: non-finite outputs"
@@ -771,6 +777,9 @@ def check(path) -> dict:
         if out.get("kind") == "probabilities" and out.get("activation") == "softmax" and \
                 not _math.isclose(float(flat.sum()), 1.0, abs_tol=1e-4):
             report["reason"] = f"{label} input: probabilities sum to {float(flat.sum()):.5f}"
+            return report
+        if embedding and mf.norm_problem(y) is not None:
+            report["reason"] = f"{label} input: {mf.norm_problem(y)}"
             return report
         if frame.dim() == 3 and frame.shape[2] == 3:
             rgba = torch.cat([frame, torch.full_like(frame[:, :, :1], 255)], 2)
