@@ -308,7 +308,8 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
     optional(opt, "delegated_share", "optimizer.delegated_share", _is_number, "a number")
     val = section(m, "validation", "validation")
     optional(val, "passed", "validation.passed", lambda v: isinstance(v, bool), "true or false")
-    for key in ("min_cosine", "min_cosine_gate", "mean_cosine", "retrieval_top1_agreement", "min_agreement"):
+    for key in ("min_cosine", "min_cosine_gate", "judged_min_cosine", "mean_cosine", "retrieval_top1_agreement",
+                "min_agreement"):
         optional(val, key, f"validation.{key}", _is_number, "a number")
     src = section(m, "source", "source")
     for key in ("description", "name", "kind", "arch", "sha256"):

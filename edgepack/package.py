@@ -114,7 +114,8 @@ class BuildOptions:
         out["val"] = bool(self.val)
         out["labels_file"] = bool(self.labels_file)
         if self.task != "classification":  # classifier manifests keep their bytes
-            out.update(task=self.task, min_cosine=self.cosine_gate())
+            # the classifier's output kind and --rtol do not apply (and are refused when set)
+            out.update(task=self.task, min_cosine=self.cosine_gate(), output_kind=None, rtol=None)
         return out
 
 
@@ -646,7 +647,19 @@ def _agreement(reference, outputs, vset: ValidationSet, task: str = "classificat
     return compare([r for r, _ in pairs], [o for _, o in pairs]).top1_agreement
 
 
-def _judge_embedding(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float) -> tuple:
+def _judged_cosine(opts: BuildOptions, vs_float: Comparison, vset: Optional[ValidationSet]) -> tuple:
+    """(the minimum cosine the --min-cosine gate judges, on what). Float builds: every input. int8
+    builds: the --val images when given (in-distribution, like the classifier's int8 agreement;
+    synthetic noise and stripes are far from what the calibration saw), else every input."""
+    cosines = vs_float.per_input_cos
+    if opts.quantize and vset is not None and any(vset.user):
+        judged = [c for c, u in zip(cosines, vset.user) if u]
+        return min(judged), f"{len(judged)} --val images"
+    return min(cosines), f"all {len(cosines)} inputs"
+
+
+def _judge_embedding(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float,
+                     vset: Optional[ValidationSet]) -> tuple:
     """Embedding gates: per-input cosine with the float model (--min-cosine) and top-1 retrieval
     agreement (--min-agreement). Float builds retry with less optimisation on a miss; int8 builds
     whose file matches the quantized model blame quantization (no retry)."""
@@ -656,19 +669,21 @@ def _judge_embedding(opts: BuildOptions, vs_packed: Comparison, vs_float: Compar
         return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})", True
     gate, retry = opts.cosine_gate(), not opts.quantize
     hint = "; try more --calib images, --quantize dynamic, or no quantization" if opts.quantize else ""
-    if vs_float.min_cosine < gate:
-        return (f"embedding cosine similarity with the float model is {vs_float.min_cosine:.6f} < {gate} "
-                f"(--min-cosine){hint}"), retry
+    cosine, judged_on = _judged_cosine(opts, vs_float, vset)
+    if not cosine >= gate:
+        return (f"embedding cosine similarity with the float model is {cosine:.6f} < {gate} "
+                f"(--min-cosine, judged on {judged_on}){hint}"), retry
     if agreement < opts.min_agreement:
         return (f"top-1 retrieval agreement with the float model is {agreement:.1%} < {opts.min_agreement:.1%} "
                 f"(--min-agreement){hint}"), retry
     return None, False
 
 
-def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float) -> tuple:
+def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float,
+           vset: Optional[ValidationSet] = None) -> tuple:
     """(why the candidate fails or None, whether less optimisation could help)."""
     if opts.task == "embedding":
-        return _judge_embedding(opts, vs_packed, vs_float, agreement)
+        return _judge_embedding(opts, vs_packed, vs_float, agreement, vset)
     if opts.quantize:
         if vs_packed.min_cosine < 0.99:
             return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})", True
@@ -735,7 +750,8 @@ def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outp
             continue
         vs_float = compare(float_outputs, cand.outputs)
         vs_packed = compare(packed_reference, cand.outputs) if opts.quantize else vs_float
-        reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset, opts.task))
+        reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset, opts.task),
+                               vset)
         if reason is None:
             if last is not None:
                 last.candidate.path.unlink(missing_ok=True)
@@ -795,6 +811,8 @@ def _embedding_validation_section(opts: BuildOptions, sel: Selection, float_outp
                       mean_cosine=_finite_figures({"v": round(sum(cosines) / len(cosines), 7)})["v"],
                       cosine_per_input=[c if math.isfinite(c) else None for c in (round(c, 7) for c in cosines)],
                       min_cosine_gate=opts.cosine_gate(),
+                      judged_min_cosine=_finite_figures({"v": round(_judged_cosine(opts, sel.vs_float, vset)[0], 7)})["v"],
+                      cosine_judged_on=_judged_cosine(opts, sel.vs_float, vset)[1],
                       retrieval_top1_agreement=round(_agreement(float_outputs, outputs, vset, "embedding"), 5),
                       retrieval_judged_on=(f"{len(pairs)} --val images" if any(vset.user) and len(pairs) < len(outputs)
                                            else f"all {len(pairs)} inputs"),
@@ -903,8 +921,8 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
 def figures_line(sel: Selection, validation: dict) -> str:
     """The validation figures of a build's last line, per task."""
     if "retrieval_top1_agreement" in validation:
-        return (f"min cosine {sel.vs_float.min_cosine:.6f}, retrieval agreement "
-                f"{validation['retrieval_top1_agreement']:.1%}")
+        return (f"min cosine {validation['judged_min_cosine']} on {validation['cosine_judged_on']}, "
+                f"retrieval agreement {validation['retrieval_top1_agreement']:.1%}")
     return f"max rel err {sel.vs_float.max_rel_err:.1e}, top-1 agreement {sel.vs_float.top1_agreement:.1%}"
 
 
