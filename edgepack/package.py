@@ -35,7 +35,7 @@ from .pipeline import EmbeddingNetwork, ImagePipeline, TensorPipeline, timm_netw
 from .runtimes import OPERATOR_LIST_RUNTIMES, runtime_operators
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size, resolve_config
 from .sources import ModelSource, default_output_name, load_source
-from .validate import (Comparison, accuracy, compare, list_images, load_lite, retrieval_agreement, run_all,
+from .validate import (Comparison, _round, accuracy, compare, list_images, load_lite, retrieval_agreement, run_all,
                        synthetic_images)
 
 INPUT_KINDS = ("rgb", "rgba", "float")
@@ -809,6 +809,8 @@ def _embedding_validation_section(opts: BuildOptions, sel: Selection, float_outp
     pairs = _judged_pairs(float_outputs, outputs, vset, at_least=3)
     validation = dict(_finite_figures(figures), passed=sel.passed, inputs=vset.described,
                       mean_cosine=_finite_figures({"v": round(sum(cosines) / len(cosines), 7)})["v"],
+                      # 1 - min cosine, with significant digits: float builds round to a cosine of 1.0
+                      max_cosine_distance=_finite_figures({"v": _round(max(0.0, 1.0 - min(cosines)))})["v"],
                       cosine_per_input=[c if math.isfinite(c) else None for c in (round(c, 7) for c in cosines)],
                       min_cosine_gate=opts.cosine_gate(),
                       judged_min_cosine=_finite_figures({"v": round(_judged_cosine(opts, sel.vs_float, vset)[0], 7)})["v"],
