@@ -805,21 +805,23 @@ def _embedding_validation_section(opts: BuildOptions, sel: Selection, float_outp
     figures = sel.vs_float.to_dict()
     figures.pop("top1_agreement")  # argmax of a feature vector means nothing
     cosines = sel.vs_float.per_input_cos
-    norms = [float(o.detach().float().reshape(-1, o.shape[-1]).norm(dim=-1).max()) for o in outputs]
+    norm_errors = [float((o.detach().float().reshape(-1, o.shape[-1]).norm(dim=-1) - 1.0).abs().max())
+                   for o in outputs]
     pairs = _judged_pairs(float_outputs, outputs, vset, at_least=3)
+    judged_cosine, cosine_judged_on = _judged_cosine(opts, sel.vs_float, vset)
     validation = dict(_finite_figures(figures), passed=sel.passed, inputs=vset.described,
                       mean_cosine=_finite_figures({"v": round(sum(cosines) / len(cosines), 7)})["v"],
                       # 1 - min cosine, with significant digits: float builds round to a cosine of 1.0
                       max_cosine_distance=_finite_figures({"v": _round(max(0.0, 1.0 - min(cosines)))})["v"],
                       cosine_per_input=[c if math.isfinite(c) else None for c in (round(c, 7) for c in cosines)],
                       min_cosine_gate=opts.cosine_gate(),
-                      judged_min_cosine=_finite_figures({"v": round(_judged_cosine(opts, sel.vs_float, vset)[0], 7)})["v"],
-                      cosine_judged_on=_judged_cosine(opts, sel.vs_float, vset)[1],
+                      judged_min_cosine=_finite_figures({"v": round(judged_cosine, 7)})["v"],
+                      cosine_judged_on=cosine_judged_on,
                       retrieval_top1_agreement=round(_agreement(float_outputs, outputs, vset, "embedding"), 5),
                       retrieval_judged_on=(f"{len(pairs)} --val images" if any(vset.user) and len(pairs) < len(outputs)
                                            else f"all {len(pairs)} inputs"),
                       min_agreement=opts.min_agreement,
-                      max_norm_error=_finite_figures({"v": round(max(abs(n - 1.0) for n in norms), 7)})["v"],
+                      max_norm_error=_finite_figures({"v": round(max(norm_errors), 7)})["v"],
                       **extra)
     if opts.quantize:
         figures = sel.vs_packed.to_dict()
