@@ -56,7 +56,7 @@ FIELDS = [
     "max_ms", "std_ms", "rss_before_load_mb", "peak_rss_delta_mb", "peak_rss_scope", "model", "model_sha256", "input_kind", "input_shape",
     "input_dtype", "omp_num_threads", "omp_wait_policy", "omp_max_threads", "torch_num_threads",
     "xnnpack_ops", "xnnpack_operators", "quantization", "quantized_engine", "optimizer", "parallel_backend",
-    "runtime", "cpu", "edgepack_version",
+    "runtime", "cpu", "edgepack_version", "task", "output",
 ]
 
 
@@ -454,6 +454,8 @@ def bench_file(path, threads: int = 1, runs: int = DEFAULT_RUNS, warmup: int = D
         "input_kind": spec["input"]["kind"],
         "input_shape": spec["input"]["shape"],
         "input_dtype": spec["input"]["dtype"],
+        "task": manifest.get("task"),
+        "output": f"{(manifest.get('output') or {}).get('kind')} {(manifest.get('output') or {}).get('shape')}",
         "omp_num_threads": env.get("OMP_NUM_THREADS"),
         "omp_wait_policy": env.get("OMP_WAIT_POLICY"),
         "omp_max_threads": raw["omp_max_threads"],
@@ -522,7 +524,8 @@ def _format_one(results: Sequence[dict]) -> str:
     lines = [
         f"{first['model']}  ({first['file_size_bytes'] / 1e6:.2f} MB, quantization {first['quantization']}, "
         f"optimizer {first['optimizer']}, XNNPACK ops: {'yes' if first['xnnpack_ops'] else 'no'})",
-        f"input {first['input_kind']} {first['input_dtype']} {first['input_shape']}; {first['runtime']}; "
+        f"input {first['input_kind']} {first['input_dtype']} {first['input_shape']}, output {first.get('output')} "
+        f"(task {first.get('task')}); {first['runtime']}; "
         f"{first['cpu']}",
         f"OMP_NUM_THREADS={first['omp_num_threads'] or '(unset)'} OMP_WAIT_POLICY={first['omp_wait_policy'] or '(unset)'}"
         f"{'; quantized engine ' + first['quantized_engine'] if first['quantized_engine'] else ''}",

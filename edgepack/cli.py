@@ -163,7 +163,12 @@ def main():
               help="Float builds: max error relative to the largest output.")
 @click.option("--min-agreement", type=float, default=0.98, show_default=True,
               help="Quantized builds: minimum top-1 agreement with the float model, judged on the --val "
-                   "images when given.")
+                   "images when given. Embedding builds (float too): minimum top-1 retrieval agreement.")
+@click.option("--task", type=click.Choice(["classification", "embedding"]), default="classification",
+              show_default=True, help="classification: class probabilities out. embedding: the network's pooled "
+                                      "features, L2-normalised, [D] out (no classifier).")
+@click.option("--min-cosine", type=float, help="Embedding builds: minimum cosine similarity with the float model per "
+                                               "input (default 0.9999 float, 0.99 int8).")
 @click.option("--accept-mismatch", is_flag=True, help="Keep the file even when validation fails.")
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
 @click.option("--ops-yaml", type=click.Path(dir_okay=False), help="Write the root operator list for a selective build.")
@@ -175,7 +180,7 @@ def main():
 def build(source, output, force, weights, arch, num_classes, model_class, trust_checkpoint, labels_file, method,
           input_kind, output_kind, image_size, interpolation, crop_pct, crop_mode, mean, std, channels_last,
           quantize, calib, calib_count, target, optimize, no_optimize, bytecode_version, runtime, val, val_count,
-          rtol, min_agreement, accept_mismatch, max_pixels, ops_yaml, fmt, max_side, as_json):
+          rtol, min_agreement, task, min_cosine, accept_mismatch, max_pixels, ops_yaml, fmt, max_side, as_json):
     """Build a validated .ptl or .pte from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
     from .builder import build as build_any
     from .package import BuildOptions
@@ -189,7 +194,7 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
         calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
         bytecode_version=bytecode_version, runtime=runtime, val=val, val_count=val_count, rtol=rtol,
         min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
-        format=fmt, max_side=max_side,
+        format=fmt, max_side=max_side, task=task, min_cosine=min_cosine,
     )
     if ops_yaml and (fmt == "pte" or (output or "").lower().endswith(".pte")):
         raise EdgepackError("--ops-yaml lists TorchScript operators for a selective lite build; "
@@ -214,9 +219,10 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def predict(model, images, top_k, max_pixels, as_json):
-    """Run IMAGES through MODEL (.ptl in the lite interpreter, .pte in ExecuTorch) and print the top-k labels."""
+    """Run IMAGES through MODEL (.ptl in the lite interpreter, .pte in ExecuTorch) and print the top-k labels
+    (an embedding file: each vector's size and norm, and each image's top-k nearest neighbours among the others)."""
     from .manifest import ManifestError
-    from .predict import Predictor
+    from .predict import Predictor, add_neighbours
 
     predictor = Predictor(model)
     results, failed = [], 0
@@ -229,6 +235,8 @@ def predict(model, images, top_k, max_pixels, as_json):
             failed += 1
             results.append({"image": path, "error": str(exc)})
             click.echo(f"edgepack: error: {exc}", err=True)
+    if predictor.embedding:
+        add_neighbours(results, top_k)
     if as_json:
         _print_json({"model": model, "results": results})
     else:
@@ -236,6 +244,11 @@ def predict(model, images, top_k, max_pixels, as_json):
             if "error" in res:
                 continue
             click.echo(res["image"])
+            if predictor.embedding:
+                click.echo(f"  embedding  dim {res['dim']}, norm {res['norm']:.6f}")
+                for n, item in enumerate(res.get("neighbours", [])):
+                    click.echo(f"  {'nearest' if n == 0 else '':<9}  cosine {item['cosine']:.6f}  {item['image']}")
+                continue
             for item in res["top_k"]:
                 click.echo(f"  {item['probability']:7.2%}  {item['label']}")
     if failed:

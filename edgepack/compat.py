@@ -170,7 +170,11 @@ def _summary(error: Optional[str]) -> str:
     return chosen[:300]
 
 
-def _judge(quantized: bool, cmp) -> Optional[str]:
+def _judge(quantized: bool, cmp, embedding: bool = False) -> Optional[str]:
+    if quantized and embedding:  # the argmax of a feature vector means nothing: cosine only
+        if cmp.min_cosine < QUANT_MIN_COSINE:
+            return f"cosine similarity {cmp.min_cosine:.4f} < {QUANT_MIN_COSINE}"
+        return None
     if quantized:
         if cmp.top1_agreement < QUANT_MIN_AGREEMENT:
             return f"top-1 agreement {cmp.top1_agreement:.1%} < {QUANT_MIN_AGREEMENT:.0%}"
@@ -234,7 +238,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
 
     from .inspect import open_artifact
     from .integrity import verify_ptl
-    from .manifest import check_manifest, check_output
+    from .manifest import check_manifest, check_output, is_embedding, norm_problem
     from .validate import compare
 
     exe = runtime_python(runtime, python)
@@ -286,9 +290,11 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
                 "reference_torch": torch.__version__, "bytecode_version": bytecode_version(path),
                 "runtime_max_bytecode": limit, "operator_problems": operator_problems(path, key),
                 "quantized": engine is not None, "engine": engine or "qnnpack", "inputs": described,
+                "task": manifest.get("task"),
                 "loaded": bool(res.get("loaded")), "ran": bool(res.get("ran")), "error": None,
                 "comparison": None, "passed": False, "reason": None,
-                "criteria": (f"top-1 agreement >= {QUANT_MIN_AGREEMENT}, cosine >= {QUANT_MIN_COSINE}" if engine
+                "criteria": (f"cosine >= {QUANT_MIN_COSINE}" if engine and is_embedding(manifest)
+                             else f"top-1 agreement >= {QUANT_MIN_AGREEMENT}, cosine >= {QUANT_MIN_COSINE}" if engine
                              else f"max relative error <= {FLOAT_RTOL}"),
                 "timings_s": {"reference_batch": round(ref_s, 3), "old_runtime_batch": round(old_s, 3),
                               "reference_run": ref.get("run_s"), "old_load": res.get("load_s"),
@@ -308,7 +314,14 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
                 report["reason"] = f"outputs differ: {exc}"
                 continue
             report["comparison"] = cmp.to_dict()
-            reason = _judge(engine is not None, cmp)
+            reason = _judge(engine is not None, cmp, is_embedding(manifest))
+            if is_embedding(manifest):  # both runtimes' vectors must be unit vectors
+                report["criteria"] += ", unit-norm vectors"
+                for who, outs in (("this torch", ref_outputs),
+                                  (f"torch {key}", torch.load(old_job["outputs"], weights_only=True))):
+                    problem = next((p for p in map(norm_problem, outs) if p), None)
+                    if reason is None and problem:
+                        reason = f"{who}: {problem}"
             report["passed"] = reason is None
             report["reason"] = None if reason is None else f"outputs differ: {reason}"
     return reports
@@ -336,8 +349,9 @@ def _format_report(r: dict) -> str:
     if r["comparison"]:
         c = r["comparison"]
         head += (f": max abs err {c['max_abs_err']:.2e}, max rel err {c['max_rel_err']:.2e}, "
-                 f"min cosine {c['min_cosine']:.6f}, top-1 agreement {c['top1_agreement']:.1%} "
-                 f"on {r['inputs']}" + (f", {r['engine']} engine" if r["quantized"] else ""))
+                 f"min cosine {c['min_cosine']:.6f}, "
+                 + ("unit-norm vectors " if r.get("task") == "embedding" else f"top-1 agreement {c['top1_agreement']:.1%} ")
+                 + f"on {r['inputs']}" + (f", {r['engine']} engine" if r["quantized"] else ""))
     return head
 
 

@@ -288,7 +288,12 @@ def format_manifest_lines(m: dict) -> List[str]:
             lines.append(f"  preprocess      {'bundled' if pre.get('bundled') else 'not bundled'}: "
                          f"size {pre.get('input_size')}, {pre.get('interpolation')}, crop {pre.get('crop_mode')} "
                          f"{pre.get('crop_pct')}, mean {pre.get('mean')}, std {pre.get('std')}")
-        lines.append(f"  output          {out.get('kind')} {out.get('shape')} ({out.get('activation')})")
+        lines.append(f"  task            {m.get('task')}")
+        if out.get("kind") == "embedding":
+            lines.append(f"  output          embedding {out.get('shape')}: {out.get('dim')} pooled features, "
+                         f"L2-normalised ({out.get('activation')})")
+        else:
+            lines.append(f"  output          {out.get('kind')} {out.get('shape')} ({out.get('activation')})")
         labels = m.get("labels")
         if labels:
             shown = ", ".join(map(str, labels[:8])) + (f", ... ({len(labels)} total)" if len(labels) > 8 else "")
@@ -297,7 +302,13 @@ def format_manifest_lines(m: dict) -> List[str]:
         if opt:
             dropped = opt.get("dropped") or []
             lines.append(f"  optimizer       {opt.get('path')}" + (f" (dropped: {', '.join(dropped)})" if dropped else ""))
-        if val:
+        if val and "retrieval_top1_agreement" in val:
+            lines.append(f"  validation      {'passed' if val.get('passed') else 'FAILED'}: min cosine "
+                         f"{val.get('min_cosine')} (gate {val.get('min_cosine_gate')}), mean cosine "
+                         f"{val.get('mean_cosine')}, top-1 retrieval agreement {val.get('retrieval_top1_agreement')} "
+                         f"(gate {val.get('min_agreement')}) on {val.get('inputs')}"
+                         + (f" ({val['engine']} engine)" if val.get("engine") else ""))
+        elif val:
             lines.append(f"  validation      {'passed' if val.get('passed') else 'FAILED'}: max rel err "
                          f"{val.get('max_rel_err')}, top-1 agreement {val.get('top1_agreement')} "
                          f"on {val.get('inputs')}" + (f" ({val['engine']} engine)" if val.get("engine") else ""))

@@ -158,8 +158,9 @@ def read_manifest(path) -> Optional[dict]:
 # what the manifest says (a manifest copied onto another model). Unknown extra keys are allowed
 # (a newer edgepack of the same schema may add some).
 
-TASKS = ("multiclass", "multilabel")
-OUTPUT_KINDS = {"probabilities": ("softmax", "sigmoid"), "logits": ("none",)}
+TASKS = ("multiclass", "multilabel", "embedding")
+OUTPUT_KINDS = {"probabilities": ("softmax", "sigmoid"), "logits": ("none",), "embedding": ("l2norm",)}
+UNIT_NORM_TOLERANCE = 1e-3  # |norm - 1| an embedding file's vectors may show (float32 rounding, int8)
 ENGINES = ("qnnpack", "x86", "fbgemm", "onednn", "xnnpack")  # xnnpack: a quantized .pte
 _SECTIONS = ("source", "preprocess", "quantization", "optimizer", "validation", "options", "memory", "executorch")
 
@@ -265,21 +266,27 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
 
     out = section(m, "output", "output", required=True)
     okind = out.get("kind")
-    expect(okind, isinstance(okind, str) and okind in OUTPUT_KINDS, "output.kind", '"probabilities" or "logits"')
+    expect(okind, isinstance(okind, str) and okind in OUTPUT_KINDS, "output.kind",
+           '"probabilities", "logits" or "embedding"')
+    if (task == "embedding") != (okind == "embedding"):
+        bad(f"output.kind {okind} does not go with task {task}")
     act = out.get("activation")
     expect(act, act in OUTPUT_KINDS[okind], "output.activation",
            " or ".join(json.dumps(a) for a in OUTPUT_KINDS[okind]) + f" for {okind}")
     if okind == "probabilities" and act != ("sigmoid" if task == "multilabel" else "softmax"):
         bad(f"output.activation {act} does not go with task {task}")
     optional(out, "dtype", "output.dtype", lambda v: v == "float32", '"float32"')
-    n = out.get("num_classes")
-    expect(n, _is_int(n) and n >= 1, "output.num_classes", "a positive integer")
+    size_key = "dim" if okind == "embedding" else "num_classes"
+    n = out.get(size_key)
+    expect(n, _is_int(n) and n >= 1, f"output.{size_key}", "a positive integer")
     shape = out.get("shape")
     wanted = [n] if kind == "image" else [inp["shape"][0], n]
     expect(shape, isinstance(shape, list) and all(_is_int(s) for s in shape), "output.shape", "a list of integers")
     if shape != wanted:
-        bad(f"output.shape {shape} does not match output.num_classes {n} ({wanted} for {kind} input)")
+        bad(f"output.shape {shape} does not match output.{size_key} {n} ({wanted} for {kind} input)")
     labels = m.get("labels")
+    if labels is not None and okind == "embedding":
+        bad("'labels' must be null for an embedding file (it has no classes)")
     if labels is not None:
         expect(labels, isinstance(labels, list) and all(isinstance(v, str) for v in labels), "labels",
                "a list of strings or null")
@@ -301,6 +308,9 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
     optional(opt, "delegated_share", "optimizer.delegated_share", _is_number, "a number")
     val = section(m, "validation", "validation")
     optional(val, "passed", "validation.passed", lambda v: isinstance(v, bool), "true or false")
+    for key in ("min_cosine", "min_cosine_gate", "judged_min_cosine", "mean_cosine", "retrieval_top1_agreement",
+                "min_agreement"):
+        optional(val, key, f"validation.{key}", _is_number, "a number")
     src = section(m, "source", "source")
     for key in ("description", "name", "kind", "arch", "sha256"):
         optional(src, key, f"source.{key}", lambda v: isinstance(v, str), "a string")
@@ -314,11 +324,30 @@ def check_output(output, manifest: dict, path) -> None:
     `output.shape`, `num_classes` and labels: a manifest copied onto another model, or a model
     swapped under a manifest, is caught on the first run instead of printing wrong labels."""
     shape = list(output) if isinstance(output, (list, tuple)) else list(getattr(output, "shape", []))
-    declared = (manifest.get("output") or {}).get("shape")
+    out = manifest.get("output") or {}
+    declared = out.get("shape")
     if [int(s) for s in shape] != declared:
         labels = manifest.get("labels")
+        size = f"dim {out.get('dim')}" if out.get("kind") == "embedding" else f"num_classes {out.get('num_classes')}"
         raise ManifestError(
             f"{path}: the model's output has shape {[int(s) for s in shape]} but its manifest says {declared} "
-            f"(num_classes {(manifest.get('output') or {}).get('num_classes')}"
+            f"({size}"
             + (f", {len(labels)} labels" if isinstance(labels, list) else "")
             + "): the manifest does not belong to this model; rebuild it with 'edgepack build'")
+
+
+def is_embedding(manifest: dict) -> bool:
+    """Whether a (checked) manifest describes an embedding file."""
+    return (manifest.get("output") or {}).get("kind") == "embedding"
+
+
+def norm_problem(output) -> Optional[str]:
+    """Why an embedding file's output is not a unit vector per row (None when it is); a zero
+    vector (what L2 normalisation gives a zero feature vector) is allowed."""
+    rows = output.detach().float().reshape(-1, output.shape[-1])
+    if not bool(torch.isfinite(rows).all()):
+        return "the vector is not finite (NaN or inf)"
+    for norm in rows.norm(dim=-1).tolist():
+        if abs(norm - 1.0) > UNIT_NORM_TOLERANCE and norm != 0.0:
+            return f"the vector's L2 norm is {norm:.6f}, not 1 (the manifest says output.kind embedding, L2-normalised)"
+    return None

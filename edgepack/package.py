@@ -31,15 +31,21 @@ from .export import _first_line, script_or_trace
 from .files import check_input_file, sha256_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
-from .pipeline import ImagePipeline, TensorPipeline
+from .pipeline import EmbeddingNetwork, ImagePipeline, TensorPipeline, timm_network
 from .runtimes import OPERATOR_LIST_RUNTIMES, runtime_operators
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size, resolve_config
 from .sources import ModelSource, default_output_name, load_source
-from .validate import Comparison, accuracy, compare, list_images, load_lite, run_all, synthetic_images
+from .validate import (Comparison, _round, accuracy, compare, list_images, load_lite, retrieval_agreement, run_all,
+                       synthetic_images)
 
 INPUT_KINDS = ("rgb", "rgba", "float")
 OUTPUT_KINDS = ("probabilities", "logits")
 TARGETS = {"mobile": "qnnpack", "x86": "x86"}
+BUILD_TASKS = ("classification", "embedding")
+# Embedding builds: minimum cosine similarity between the file's and the float model's vector, per
+# input, unless --min-cosine says otherwise. int8 moves a vector by a few degrees, float by ~nothing.
+EMBEDDING_MIN_COSINE = {"float": 0.9999, "int8": 0.99}
+DEFAULT_RTOL = 1e-3
 
 
 @dataclass
@@ -80,11 +86,21 @@ class BuildOptions:
     val_count: int = 64
     rtol: float = 1e-3
     min_agreement: float = 0.98
+    min_cosine: Optional[float] = None  # embedding builds; None: EMBEDDING_MIN_COSINE for float/int8
     accept_mismatch: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     # output format: "ptl" or "pte"; None = from the output's suffix, else ptl
     format: Optional[str] = None
     max_side: Optional[int] = None  # .pte: largest frame side the file accepts (default 1920)
+    # what the file outputs: "classification" (probabilities/logits) or "embedding" (pooled
+    # features, L2-normalised)
+    task: str = "classification"
+
+    def cosine_gate(self) -> float:
+        """The minimum per-input cosine an embedding build must reach."""
+        if self.min_cosine is not None:
+            return float(self.min_cosine)
+        return EMBEDDING_MIN_COSINE["int8" if self.quantize else "float"]
 
     def recorded(self) -> dict:
         """Options that shape the artifact, for the manifest (no paths: they leak user names)."""
@@ -97,6 +113,9 @@ class BuildOptions:
         out["calib"] = bool(self.calib)
         out["val"] = bool(self.val)
         out["labels_file"] = bool(self.labels_file)
+        if self.task != "classification":  # classifier manifests keep their bytes
+            # the classifier's output kind and --rtol do not apply (and are refused when set)
+            out.update(task=self.task, min_cosine=self.cosine_gate(), output_kind=None, rtol=None)
         return out
 
 
@@ -191,6 +210,7 @@ def _check_options(opts: BuildOptions) -> None:
                             "quantization needs")
     if not 0 <= opts.min_agreement <= 1:
         raise EdgepackError("--min-agreement must be in [0, 1]")
+    _check_task_options(opts)
     # Everything a typo can break is checked here, before any model is loaded: a NaN tolerance
     # or normalisation would otherwise surface as "validation failed" after every retry.
     if isinstance(opts.rtol, bool) or not isinstance(opts.rtol, (int, float)) or not 0 <= opts.rtol <= 1:
@@ -215,6 +235,31 @@ def _check_options(opts: BuildOptions) -> None:
     for path, what in ((opts.labels_file, "labels"), (opts.weights, "weights")):
         if path is not None:
             check_input_file(path, what)
+
+
+def _check_task_options(opts: BuildOptions) -> None:
+    """--task, and the options that only make sense for one task (refused with the reason)."""
+    if opts.task not in BUILD_TASKS:
+        raise EdgepackError(f"--task must be one of {', '.join(BUILD_TASKS)}")
+    if opts.min_cosine is not None and (isinstance(opts.min_cosine, bool) or not isinstance(opts.min_cosine, (int, float))
+                                        or not 0 <= opts.min_cosine <= 1):
+        raise EdgepackError(f"--min-cosine must be a number in [0, 1], got {opts.min_cosine}")
+    if opts.task == "classification":
+        if opts.min_cosine is not None:
+            raise EdgepackError("--min-cosine gates embedding builds (--task embedding); classifier builds are gated "
+                                "by --rtol (float) and --min-agreement (int8)")
+        return
+    if opts.output_kind != "probabilities":
+        raise EdgepackError(f"--output-kind {opts.output_kind} does not apply to --task embedding: the file outputs "
+                            "the L2-normalised feature vector, not class scores")
+    if opts.labels_file is not None:
+        raise EdgepackError("--labels names classes; a --task embedding file has none (it outputs a feature vector)")
+    if opts.num_classes is not None:
+        raise EdgepackError("--num-classes sizes the classifier, which --task embedding leaves out (the vector's "
+                            "size is the network's feature size)")
+    if opts.rtol != DEFAULT_RTOL:
+        raise EdgepackError("--rtol gates classifier outputs; --task embedding builds are gated by --min-cosine "
+                            "(and --min-agreement for nearest-neighbour agreement)")
 
 
 def _output_path(source: str, opts: BuildOptions, suffix: str = ".ptl") -> pathlib.Path:
@@ -394,8 +439,23 @@ class Prepared:
     image_input: bool
     stages: "_Stages"
     notes: List[str]
+    dim: Optional[int] = None  # embedding builds: the vector's size
+
+    @property
+    def embedding(self) -> bool:
+        return self.task == "embedding"
+
+    @property
+    def num_outputs(self) -> int:
+        """Class count, or 0 for an embedding (no class folders map to it)."""
+        return 0 if self.embedding else self.src.num_classes
 
     def output_spec(self) -> dict:
+        if self.embedding:
+            return {"kind": "embedding", "activation": "l2norm", "dtype": "float32",
+                    "shape": [self.dim] if self.image_input else [1, self.dim], "dim": self.dim,
+                    "normalization": "L2 over the last dimension, eps 1e-12 (torch.nn.functional.normalize)",
+                    "features": "timm forward_features + forward_head(pre_logits=True)"}
         n = self.src.num_classes
         return {"kind": "logits" if self.activation == "none" else "probabilities",
                 "activation": self.activation, "dtype": "float32",
@@ -416,14 +476,37 @@ def prepare(source: str, opts: BuildOptions, report: Reporter, suffix: str = ".p
     notes = list(src.notes)
     for note in notes:
         report(f"  note: {note}")
+    pre_cfg = resolve_preprocess(src, opts)
+    if opts.task == "embedding":
+        dim = stages.run("features", _to_embedding_network, src, source, pre_cfg.input_size)
+        report(f"  embedding: pooled features, {dim} values, L2-normalised")
+        return Prepared(out=out, src=src, labels=None, task="embedding", activation="l2norm", pre_cfg=pre_cfg,
+                        image_input=opts.input != "float", stages=stages, notes=notes, dim=dim)
     labels = read_labels(opts.labels_file, src.num_classes) if opts.labels_file else src.labels
     if labels is not None and len(labels) != src.num_classes:
         raise EdgepackError(f"the checkpoint has {len(labels)} labels for {src.num_classes} classes")
     task = "multilabel" if src.multi_label else "multiclass"
     activation = "none" if opts.output_kind == "logits" else ("sigmoid" if src.multi_label else "softmax")
     return Prepared(out=out, src=src, labels=labels, task=task, activation=activation,
-                    pre_cfg=resolve_preprocess(src, opts), image_input=opts.input != "float",
+                    pre_cfg=pre_cfg, image_input=opts.input != "float",
                     stages=stages, notes=notes)
+
+
+def _to_embedding_network(src: ModelSource, source: str, size) -> int:
+    """Replace the source's classifier by its timm network's pooled features; returns their size."""
+    net = timm_network(src.model)
+    if net is None:
+        raise EdgepackError(f"{source}: --task embedding needs a timm network (forward_features/forward_head, "
+                            "itself or as .backbone); this model has none")
+    src.model = EmbeddingNetwork(net).eval()
+    try:
+        with torch.no_grad():
+            features = src.model(torch.zeros(1, 3, *size))
+    except Exception as exc:  # timm's head on an unusual network
+        raise EdgepackError(f"{source}: cannot compute pooled features ({_first_line(exc)})") from None
+    if features.dim() != 2 or features.shape[0] != 1 or features.shape[1] < 1:
+        raise EdgepackError(f"{source}: pooled features have shape {list(features.shape)}, expected [1, D]")
+    return int(features.shape[1])
 
 
 def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> BuildResult:
@@ -448,7 +531,7 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
 
     float_reference = wrap(src.model).eval()
     vset = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size, labels,
-                      src.num_classes)
+                      prep.num_outputs)
     inputs = vset.inputs
 
     engine = TARGETS[opts.target] if opts.quantize else None
@@ -546,15 +629,61 @@ def _finite_figures(figures: dict) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in figures.items()}
 
 
-def _agreement(reference, outputs, vset: ValidationSet) -> float:
+def _judged_pairs(reference, outputs, vset: ValidationSet, at_least: int = 1) -> list:
+    pairs = [(r, o) for r, o, u in zip(reference, outputs, vset.user) if u]
+    return pairs if len(pairs) >= at_least else list(zip(reference, outputs))
+
+
+def _agreement(reference, outputs, vset: ValidationSet, task: str = "classification") -> float:
     """Top-1 agreement on the user's images when there are any (in-distribution: what matters for
-    int8), else on all inputs. Synthetic frames give near-ties that flip on any rounding."""
-    pairs = [(r, o) for r, o, u in zip(reference, outputs, vset.user) if u] or list(zip(reference, outputs))
+    int8), else on all inputs. Synthetic frames give near-ties that flip on any rounding.
+    Embeddings: top-1 retrieval agreement (each input's nearest neighbour among the others is the
+    same by the file's vectors as by the float model's), among the --val images when there are at
+    least three of them, else among all inputs."""
+    if task == "embedding":
+        pairs = _judged_pairs(reference, outputs, vset, at_least=3)
+        return retrieval_agreement([r for r, _ in pairs], [o for _, o in pairs])
+    pairs = _judged_pairs(reference, outputs, vset)
     return compare([r for r, _ in pairs], [o for _, o in pairs]).top1_agreement
 
 
-def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float) -> tuple:
+def _judged_cosine(opts: BuildOptions, vs_float: Comparison, vset: Optional[ValidationSet]) -> tuple:
+    """(the minimum cosine the --min-cosine gate judges, on what). Float builds: every input. int8
+    builds: the --val images when given (in-distribution, like the classifier's int8 agreement;
+    synthetic noise and stripes are far from what the calibration saw), else every input."""
+    cosines = vs_float.per_input_cos
+    if opts.quantize and vset is not None and any(vset.user):
+        judged = [c for c, u in zip(cosines, vset.user) if u]
+        return min(judged), f"{len(judged)} --val images"
+    return min(cosines), f"all {len(cosines)} inputs"
+
+
+def _judge_embedding(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float,
+                     vset: Optional[ValidationSet]) -> tuple:
+    """Embedding gates: per-input cosine with the float model (--min-cosine) and top-1 retrieval
+    agreement (--min-agreement). Float builds retry with less optimisation on a miss; int8 builds
+    whose file matches the quantized model blame quantization (no retry)."""
+    if not math.isfinite(vs_float.max_abs_err):
+        return "the file outputs NaN or inf where the float model does not", True
+    if opts.quantize and vs_packed.min_cosine < 0.99:
+        return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})", True
+    gate, retry = opts.cosine_gate(), not opts.quantize
+    hint = "; try more --calib images, --quantize dynamic, or no quantization" if opts.quantize else ""
+    cosine, judged_on = _judged_cosine(opts, vs_float, vset)
+    if not cosine >= gate:
+        return (f"embedding cosine similarity with the float model is {cosine:.6f} < {gate} "
+                f"(--min-cosine, judged on {judged_on}){hint}"), retry
+    if agreement < opts.min_agreement:
+        return (f"top-1 retrieval agreement with the float model is {agreement:.1%} < {opts.min_agreement:.1%} "
+                f"(--min-agreement){hint}"), retry
+    return None, False
+
+
+def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float,
+           vset: Optional[ValidationSet] = None) -> tuple:
     """(why the candidate fails or None, whether less optimisation could help)."""
+    if opts.task == "embedding":
+        return _judge_embedding(opts, vs_packed, vs_float, agreement, vset)
     if opts.quantize:
         if vs_packed.min_cosine < 0.99:
             return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})", True
@@ -621,7 +750,8 @@ def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outp
             continue
         vs_float = compare(float_outputs, cand.outputs)
         vs_packed = compare(packed_reference, cand.outputs) if opts.quantize else vs_float
-        reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset))
+        reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset, opts.task),
+                               vset)
         if reason is None:
             if last is not None:
                 last.candidate.path.unlink(missing_ok=True)
@@ -650,6 +780,8 @@ def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outp
 def validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: ValidationSet, **extra) -> dict:
     """The manifest's "validation" figures, the same for every format."""
     outputs = sel.candidate.outputs
+    if opts.task == "embedding":
+        return _embedding_validation_section(opts, sel, float_outputs, vset, **extra)
     validation = dict(_finite_figures(sel.vs_float.to_dict()), passed=sel.passed, inputs=vset.described,
                       rtol=None if opts.quantize else opts.rtol, **extra)
     if opts.quantize:
@@ -662,6 +794,39 @@ def validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: 
         file_acc = accuracy(outputs, vset.targets)
         validation.update(float_accuracy=round(float_acc, 5), accuracy=round(file_acc, 5),
                           accuracy_drop=round(float_acc - file_acc, 5))
+    return validation
+
+
+def _embedding_validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: ValidationSet,
+                                  **extra) -> dict:
+    """Embedding figures: cosine with the float model per input (min, mean, each), top-1
+    retrieval agreement, the file's vector norms, and the gates."""
+    outputs = sel.candidate.outputs
+    figures = sel.vs_float.to_dict()
+    figures.pop("top1_agreement")  # argmax of a feature vector means nothing
+    cosines = sel.vs_float.per_input_cos
+    norm_errors = [float((o.detach().float().reshape(-1, o.shape[-1]).norm(dim=-1) - 1.0).abs().max())
+                   for o in outputs]
+    pairs = _judged_pairs(float_outputs, outputs, vset, at_least=3)
+    judged_cosine, cosine_judged_on = _judged_cosine(opts, sel.vs_float, vset)
+    validation = dict(_finite_figures(figures), passed=sel.passed, inputs=vset.described,
+                      mean_cosine=_finite_figures({"v": round(sum(cosines) / len(cosines), 7)})["v"],
+                      # 1 - min cosine, with significant digits: float builds round to a cosine of 1.0
+                      max_cosine_distance=_finite_figures({"v": _round(max(0.0, 1.0 - min(cosines)))})["v"],
+                      cosine_per_input=[c if math.isfinite(c) else None for c in (round(c, 7) for c in cosines)],
+                      min_cosine_gate=opts.cosine_gate(),
+                      judged_min_cosine=_finite_figures({"v": round(judged_cosine, 7)})["v"],
+                      cosine_judged_on=cosine_judged_on,
+                      retrieval_top1_agreement=round(_agreement(float_outputs, outputs, vset, "embedding"), 5),
+                      retrieval_judged_on=(f"{len(pairs)} --val images" if any(vset.user) and len(pairs) < len(outputs)
+                                           else f"all {len(pairs)} inputs"),
+                      min_agreement=opts.min_agreement,
+                      max_norm_error=_finite_figures({"v": round(max(norm_errors), 7)})["v"],
+                      **extra)
+    if opts.quantize:
+        figures = sel.vs_packed.to_dict()
+        figures.pop("top1_agreement")
+        validation["vs_quantized_eager"] = _finite_figures(figures)
     return validation
 
 
@@ -750,12 +915,19 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
         final_tmp.unlink(missing_ok=True)
         if sel is not None:
             sel.candidate.path.unlink(missing_ok=True)
-    vs_float = sel.vs_float
     report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, optimizer {cand.label}, "
-           f"max rel err {vs_float.max_rel_err:.1e}, top-1 agreement {vs_float.top1_agreement:.1%})")
+           f"{figures_line(sel, final['validation'])})")
     return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
                        bytecode_version=final["bytecode_version"], manifest=final, timings=stages.timings,
                        notes=notes, accepted_mismatch=not sel.passed)
+
+
+def figures_line(sel: Selection, validation: dict) -> str:
+    """The validation figures of a build's last line, per task."""
+    if "retrieval_top1_agreement" in validation:
+        return (f"min cosine {validation['judged_min_cosine']} on {validation['cosine_judged_on']}, "
+                f"retrieval agreement {validation['retrieval_top1_agreement']:.1%}")
+    return f"max rel err {sel.vs_float.max_rel_err:.1e}, top-1 agreement {sel.vs_float.top1_agreement:.1%}"
 
 
 def _run_lite(path: pathlib.Path, inputs) -> List[torch.Tensor]:

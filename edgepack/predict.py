@@ -17,7 +17,7 @@ from .files import check_input_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
 from .integrity import verify_ptl
-from .manifest import ManifestError, check_manifest, check_output
+from .manifest import ManifestError, check_manifest, check_output, is_embedding
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
@@ -67,6 +67,7 @@ class Predictor:
         self.labels: Optional[List[str]] = self.manifest.get("labels")
         self.output = self.manifest.get("output", {})
         self.image_input = self.manifest.get("input", {}).get("kind") == "image"
+        self.embedding = is_embedding(self.manifest)
         self.preprocess = None
         self.checked = False  # the model's output compared with the manifest (on the first run)
         if not self.image_input:
@@ -124,15 +125,34 @@ class Predictor:
                 raise ManifestError(f"{self.path}: the model does not run on the input its manifest describes "
                                     f"(input.kind {kind!r}): {reason}; rebuild it with 'edgepack build'") from None
             raise EdgepackError(f"{path}: the model rejected the image ({reason})") from None
-        k = min(top_k, probs.numel())
-        values, indices = torch.topk(probs, k)
-        return {
+        head = {
             "image": str(path),
             "size": original,
             **({"scaled_to": [int(image.shape[1]), int(image.shape[0])]}
                if original != [int(image.shape[1]), int(image.shape[0])] else {}),
+        }
+        if self.embedding:  # probs is the L2-normalised vector
+            return {**head, "dim": int(probs.numel()), "norm": round(float(probs.double().norm()), 6),
+                    "vector": [round(float(v), 7) for v in probs]}
+        k = min(top_k, probs.numel())
+        values, indices = torch.topk(probs, k)
+        return {
+            **head,
             "top_k": [
                 {"index": int(i), "label": self.label(int(i)), "probability": round(float(v), 6)}
                 for v, i in zip(values, indices)
             ],
         }
+
+
+def add_neighbours(results: List[dict], top_k: int = 5) -> None:
+    """For embedding results (dicts with a "vector"), each image's nearest neighbours among the
+    other images by cosine similarity, most similar first, as `neighbours`: [{image, cosine}]."""
+    done = [r for r in results if "vector" in r]
+    if len(done) < 2:
+        return
+    vectors = torch.nn.functional.normalize(torch.tensor([r["vector"] for r in done], dtype=torch.float64), dim=-1)
+    sims = vectors @ vectors.T
+    for i, res in enumerate(done):
+        order = [j for j in torch.argsort(sims[i], descending=True, stable=True).tolist() if j != i][:top_k]
+        res["neighbours"] = [{"image": done[j]["image"], "cosine": round(float(sims[i, j]), 6)} for j in order]

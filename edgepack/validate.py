@@ -76,6 +76,7 @@ class Comparison:
     min_cosine: float
     top1_agreement: float
     per_input_rel: List[float] = field(default_factory=list)
+    per_input_cos: List[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -120,7 +121,34 @@ def compare(reference: Sequence[torch.Tensor], candidate: Sequence[torch.Tensor]
         min_cosine=min(cosines),
         top1_agreement=sum(agree) / len(agree),
         per_input_rel=rel_errs,
+        per_input_cos=cosines,
     )
+
+
+def _rows(outputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Every output's vectors as rows of one float64 matrix (an image file's [D] outputs, or a
+    float-input file's [N, D])."""
+    return torch.cat([o.detach().double().reshape(-1, o.shape[-1]) for o in outputs], 0)
+
+
+def nearest_neighbours(vectors: torch.Tensor) -> torch.Tensor:
+    """For each row, the index of the most cosine-similar other row (ties: the lowest index)."""
+    unit = torch.nn.functional.normalize(vectors.double(), dim=-1)
+    sims = unit @ unit.T
+    sims.fill_diagonal_(-math.inf)
+    return sims.argmax(dim=1)
+
+
+def retrieval_agreement(reference: Sequence[torch.Tensor], candidate: Sequence[torch.Tensor]) -> float:
+    """Top-1 retrieval agreement: the share of inputs whose nearest neighbour among the other
+    inputs (cosine similarity) is the same by `candidate`'s vectors as by `reference`'s. 0 for an
+    input whose candidate vector is not finite; 1.0 when there are fewer than two inputs."""
+    ref, out = _rows(reference), _rows(candidate)
+    if ref.shape[0] < 2:
+        return 1.0
+    finite = torch.isfinite(out).all(dim=1)
+    same = (nearest_neighbours(ref) == nearest_neighbours(torch.nan_to_num(out))) & finite
+    return same.double().mean().item()
 
 
 def load_lite(path) -> Callable:

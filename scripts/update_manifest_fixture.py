@@ -1,5 +1,5 @@
-"""Regenerate tests/fixtures/edgepack_manifest.json (.ptl) and edgepack_manifest_pte.json (.pte) from
-real builds of the bundled example.
+"""Regenerate tests/fixtures/edgepack_manifest.json (.ptl), edgepack_manifest_pte.json (.pte) and
+edgepack_manifest_embedding.json (.ptl, --task embedding) from real builds of the bundled example.
 
     .venv/bin/python scripts/update_manifest_fixture.py
 
@@ -15,6 +15,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = {"ptl": ROOT / "tests" / "fixtures" / "edgepack_manifest.json",
             "pte": ROOT / "tests" / "fixtures" / "edgepack_manifest_pte.json"}
+EMBEDDING_FIXTURE = ROOT / "tests" / "fixtures" / "edgepack_manifest_embedding.json"
 EXAMPLE = ROOT / "examples" / "shapes_regnet.ckpt"
 
 
@@ -26,6 +27,10 @@ def main() -> int:
             result = build(str(EXAMPLE), BuildOptions(output=f"{tmp}/example.{fmt}"), report=lambda m: None)
         fixture.write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
         print(f"wrote {fixture}")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = build(str(EXAMPLE), BuildOptions(output=f"{tmp}/example.ptl", task="embedding"), report=lambda m: None)
+    EMBEDDING_FIXTURE.write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {EMBEDDING_FIXTURE}")
     return 0
 
 

@@ -48,6 +48,10 @@ BUILDS = {
     "dynamic-int8": ("tiny", {"quantize": "dynamic", "min_agreement": 0.5}),
     "static-int8": ("tiny", {"quantize": "static", "calib": "<shapes>", "calib_count": 8, "min_agreement": 0.5}),
     "build-bytecode-5": ("tiny", {"optimize": "portable", "interpolation": "bicubic", "bytecode_version": 5}),
+    # --task embedding: pooled features + the L2 normalisation (check also asks for unit vectors)
+    "embedding-xnnpack": ("mnv3", {"task": "embedding"}),
+    "embedding-static-int8": ("tiny", {"task": "embedding", "quantize": "static", "calib": "<shapes>",
+                                       "calib_count": 8, "min_cosine": 0.9, "min_agreement": 0.5}),
 }
 # name -> (built artifact, bytecode version): `backport_in_place`, what build --bytecode-version runs.
 BACKPORTS = {
@@ -183,6 +187,8 @@ def test_artifact_kinds_are_what_they_claim(compat_results):
     assert info["static-int8"]["quantized_ops"] and info["dynamic-int8"]["quantized_ops"]
     assert info["static-int8"]["manifest"]["quantization"]["engine"] == "qnnpack"
     assert info["build-bytecode-5"]["bytecode_version"] == 5
+    assert info["embedding-static-int8"]["quantized_ops"]
+    assert {info[n]["manifest"]["task"] for n in ("embedding-xnnpack", "embedding-static-int8")} == {"embedding"}
     for name, (_, version) in BACKPORTS.items():
         assert info[name]["bytecode_version"] == version
     assert info["unoptimized-nearest"]["manifest"]["preprocess"]["interpolation"] == "nearest"

@@ -491,8 +491,8 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 def build_pte(source: str, opts, report) -> "BuildResult":
     from ..integrity import pte_masked_digest, pte_section
     from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path,
-                           _validation_inputs, check_finite_reference, prepare, publish, select_candidate,
-                           validation_section)
+                           _validation_inputs, check_finite_reference, figures_line, prepare, publish,
+                           select_candidate, validation_section)
     from ..validate import run_all
 
     check_options(opts)
@@ -518,7 +518,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
         return pipeline
 
     vset = stages.run("inputs", _validation_inputs, opts, prep.image_input, preprocess, size, prep.labels,
-                      src.num_classes)
+                      prep.num_outputs)
     if prep.image_input:
         for x in vset.inputs:
             if max(x.shape[0], x.shape[1]) > max_side:
@@ -604,11 +604,9 @@ def build_pte(source: str, opts, report) -> "BuildResult":
         final_tmp.unlink(missing_ok=True)
         if sel is not None:
             sel.candidate.path.unlink(missing_ok=True)
-    vs_float = sel.vs_float
     report(f"edgepack: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {cand.label}, "
            f"{cand.optimizer['delegated_share']:.0%} of ops delegated, planned memory "
-           f"{lowered.planned_bytes / 1e6:.1f} MB, max rel err {vs_float.max_rel_err:.1e}, "
-           f"top-1 agreement {vs_float.top1_agreement:.1%})")
+           f"{lowered.planned_bytes / 1e6:.1f} MB, {figures_line(sel, validation)})")
     return BuildResult(output=str(out), size_bytes=out.stat().st_size, sha256=sha256_file(out),
                        bytecode_version=None, manifest=final, timings=stages.timings, notes=notes,
                        accepted_mismatch=not sel.passed)
@@ -736,7 +734,8 @@ def check(path) -> dict:
     Android library is built from) and check the contract an app relies on, from the file alone:
     the manifest reads back through the runtime, outputs have the manifest's shape and are finite
     (probabilities sum to 1), an RGBA frame gives the RGB frame's answer, and frames of the
-    smallest and largest accepted sides run. `passed` False with a `reason` when any fails."""
+    smallest and largest accepted sides run; an embedding file's vectors are unit vectors of the
+    manifest's `dim`. `passed` False with a `reason` when any fails."""
     import math as _math
 
     from ..validate import synthetic_images
@@ -752,7 +751,8 @@ def check(path) -> dict:
     written = (manifest.get("executorch") or {}).get("version")
     report["written_by"] = f"executorch {written}"
     inp, out = manifest.get("input") or {}, manifest.get("output") or {}
-    n = out.get("num_classes")
+    embedding = mf.is_embedding(manifest)
+    n = out.get("dim") if embedding else out.get("num_classes")
     frames = []
     if inp.get("kind") == "image":
         side = inp.get("max_side") if isinstance(inp.get("max_side"), int) else DEFAULT_MAX_SIDE
@@ -770,8 +770,12 @@ def check(path) -> dict:
             report["reason"] = f"{label} input {list(frame.shape)}: the runtime failed ({_first_line(exc)})"
             return report
         flat = y.reshape(-1)
-        if n is not None and flat.numel() != n:
-            report["reason"] = f"output has {flat.numel()} values, the manifest says {n} classes"
+        if n is not None and flat.numel() != n * (1 if inp.get("kind") == "image" else inp["shape"][0]):
+            report["reason"] = (f"output has {flat.numel()} values, the manifest says "
+                                + (f"dim {n}" if embedding else f"{n} classes"))
+            return report
+        if list(y.shape) != out.get("shape"):
+            report["reason"] = f"{label} input: output shape {list(y.shape)}, the manifest says {out.get('shape')}"
             return report
         if not bool(torch.isfinite(flat).all()):
             report["reason"] = f"{label} input {list(frame.shape)}: non-finite outputs"
@@ -779,6 +783,9 @@ def check(path) -> dict:
         if out.get("kind") == "probabilities" and out.get("activation") == "softmax" and \
                 not _math.isclose(float(flat.sum()), 1.0, abs_tol=1e-4):
             report["reason"] = f"{label} input: probabilities sum to {float(flat.sum()):.5f}"
+            return report
+        if embedding and mf.norm_problem(y) is not None:
+            report["reason"] = f"{label} input: {mf.norm_problem(y)}"
             return report
         if frame.dim() == 3 and frame.shape[2] == 3:
             rgba = torch.cat([frame, torch.full_like(frame[:, :, :1], 255)], 2)

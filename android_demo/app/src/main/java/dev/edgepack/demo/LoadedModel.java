@@ -12,6 +12,7 @@ import dev.edgepack.demo.core.Task;
 import dev.edgepack.demo.core.TopK;
 import java.io.File;
 import java.nio.ByteBuffer;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -30,9 +31,11 @@ final class LoadedModel {
    */
   static final int APP_MAX_SIDE = 1024;
 
-  /** One classification. */
+  /** One classification (for an embedding model: the vector, and no top list). */
   static final class Classification {
     final List<Prediction> top;
+    /** The model's L2-normalised vector for an embedding model, else null. */
+    final float[] embedding;
     final double inferenceMs;
     final double prepareMs;
     final int width;
@@ -40,8 +43,10 @@ final class LoadedModel {
     final boolean scaled;
 
     Classification(
-        List<Prediction> top, double inferenceMs, double prepareMs, int width, int height, boolean scaled) {
+        List<Prediction> top, float[] embedding, double inferenceMs, double prepareMs, int width, int height,
+        boolean scaled) {
       this.top = top;
+      this.embedding = embedding;
       this.inferenceMs = inferenceMs;
       this.prepareMs = prepareMs;
       this.width = width;
@@ -119,16 +124,25 @@ final class LoadedModel {
     if (problem != null) {
       throw new IllegalStateException(problem);
     }
+    if (manifest.getTask() == Task.EMBEDDING) {
+      return new Classification(
+          Collections.<Prediction>emptyList(), output.clone(), (p2 - p1) / 1e6, (p1 - p0) / 1e6, plan.width,
+          plan.height, plan.scaled);
+    }
     float[] probabilities = Postprocess.toProbabilities(output, manifest);
     List<Prediction> top = TopK.of(probabilities, TOP_K, manifest.getLabels());
     return new Classification(
-        top, (p2 - p1) / 1e6, (p1 - p0) / 1e6, plan.width, plan.height, plan.scaled);
+        top, null, (p2 - p1) / 1e6, (p1 - p0) / 1e6, plan.width, plan.height, plan.scaled);
   }
 
   /** A note for the results, or null: how to read the numbers. */
   String resultNote() {
     Manifest manifest = getManifest();
     StringBuilder sb = new StringBuilder();
+    if (manifest.getTask() == Task.EMBEDDING) {
+      sb.append("Embedding model: it outputs a feature vector, not classes. Compare images by the cosine"
+          + " similarity of their vectors (1 = same direction).");
+    }
     if (manifest.getTask() == Task.MULTILABEL) {
       sb.append("Multi-label model: each class has its own independent probability; they need not"
           + " add up to 100%.");

@@ -218,6 +218,12 @@ public class MainActivity extends AppCompatActivity {
     } else if (s.error != null) {
       status.setText(s.error);
       status.setTextColor(ContextCompat.getColor(this, R.color.error_text));
+    } else if (s.embedding != null) {
+      status.setText("");
+      TextView vector = new TextView(this);
+      vector.setText(s.embedding);
+      vector.setTextSize(TypedValue.COMPLEX_UNIT_SP, 16);
+      results.addView(vector);
     } else if (s.top.isEmpty()) {
       status.setText(R.string.pick_prompt);
       status.setTextColor(modelInfo.getCurrentTextColor());

@@ -8,6 +8,7 @@ import androidx.lifecycle.AndroidViewModel;
 import androidx.lifecycle.LiveData;
 import androidx.lifecycle.MutableLiveData;
 import androidx.lifecycle.SavedStateHandle;
+import dev.edgepack.demo.core.Embeddings;
 import dev.edgepack.demo.core.ImageSizing;
 import dev.edgepack.demo.core.LabelFormat;
 import dev.edgepack.demo.core.Manifest;
@@ -68,6 +69,11 @@ public final class MainViewModel extends AndroidViewModel {
     /** A scaled preview ({@link ImageLoader#preview}), never the full-size image. */
     final Bitmap preview;
     final List<Prediction> top;
+    /**
+     * An embedding model's result ({@link Embeddings.Summary#format()}: the vector's size and the
+     * cosine similarity with the previous image), else null.
+     */
+    final String embedding;
     final String timing;
     final String note;
     final String error;
@@ -75,10 +81,17 @@ public final class MainViewModel extends AndroidViewModel {
     ResultState(
         boolean busy, String waiting, Bitmap preview, List<Prediction> top, String timing, String note,
         String error) {
+      this(busy, waiting, preview, top, null, timing, note, error);
+    }
+
+    ResultState(
+        boolean busy, String waiting, Bitmap preview, List<Prediction> top, String embedding, String timing,
+        String note, String error) {
       this.busy = busy;
       this.waiting = waiting;
       this.preview = preview;
       this.top = top;
+      this.embedding = embedding;
       this.timing = timing;
       this.note = note;
       this.error = error;
@@ -103,6 +116,8 @@ public final class MainViewModel extends AndroidViewModel {
 
   /** Touched only on the torch thread. */
   private LoadedModel model;
+  /** The last image's vector (embedding models); torch thread only. */
+  private final Embeddings.Tracker embeddings = new Embeddings.Tracker();
   /** Set in onCleared: queued torch-thread work for this ViewModel then does nothing. */
   private volatile boolean cleared;
 
@@ -189,6 +204,7 @@ public final class MainViewModel extends AndroidViewModel {
       model.destroy();
       model = null;
     }
+    embeddings.reset(); // vectors of another model are not comparable
     Settings.Values settings = Settings.read(app); // torch thread: off the UI thread
     RuntimeSelection selection =
         Runtimes.select(app, requested != null ? requested : settings.runtime);
@@ -281,7 +297,9 @@ public final class MainViewModel extends AndroidViewModel {
               c.scaled ? " (downscaled)" : "",
               threads,
               threads == 1 ? "" : "s");
-      resultState.postValue(new ResultState(false, null, preview, c.top, timing, m.resultNote(), null));
+      String embedding = c.embedding != null ? embeddings.add(c.embedding).format() : null;
+      resultState.postValue(
+          new ResultState(false, null, preview, c.top, embedding, timing, m.resultNote(), null));
     } catch (ImageSizing.ImageSizeException e) {
       resultState.postValue(ResultState.error(preview, e.getMessage()));
     } catch (IOException e) {

@@ -168,7 +168,7 @@ public final class Manifest {
     if (!map.containsKey("task") || map.get("task") == null) {
       r.issue(
           Code.TASK_MISSING,
-          "The manifest has no \"task\" (expected \"multiclass\" or \"multilabel\").");
+          "The manifest has no \"task\" (expected \"multiclass\", \"multilabel\" or \"embedding\").");
     } else if (taskName != null) {
       parsedTask = Task.fromJson(taskName);
       if (parsedTask == null) {
@@ -177,7 +177,7 @@ public final class Manifest {
             "The model's task \""
                 + taskName
                 + "\" is not supported; the demo app shows \"multiclass\" and \"multilabel\""
-                + " classifiers.");
+                + " classifiers and \"embedding\" models.");
       }
     }
     this.task = parsedTask;
@@ -232,7 +232,13 @@ public final class Manifest {
               + output.getNumClasses()
               + " classes. Rebuild with a labels file that has one line per class (--labels FILE).");
     }
-    if (labelsValid && parsedLabels.isEmpty()) {
+    if (parsedTask == Task.EMBEDDING && !parsedLabels.isEmpty()) {
+      r.issue(
+          Code.LABELS_INVALID,
+          "The manifest lists labels for an embedding model, which has no classes (a damaged or"
+              + " edited manifest). " + rebuildHint);
+    }
+    if (labelsValid && parsedLabels.isEmpty() && parsedTask != Task.EMBEDDING) {
       r.issue(
           Code.LABELS_MISSING,
           "The model has no class names; results are shown as \"class N\". "
@@ -501,7 +507,16 @@ public final class Manifest {
     String activation = r.string(out, "activation", "output.activation", null);
     String dtype = r.string(out, "dtype", "output.dtype", Code.OUTPUT_DTYPE_UNSUPPORTED);
     List<Long> shape = r.integers(out, "shape", "output.shape", Code.OUTPUT_NUM_CLASSES_INVALID);
-    Long numClasses = r.integer(out, "num_classes", "output.num_classes", Code.OUTPUT_NUM_CLASSES_INVALID);
+    boolean embedding = OutputSpec.KIND_EMBEDDING.equals(kind);
+    // an embedding's size is "dim"; a classifier's "num_classes" (same checks against the shape)
+    String sizeKey = embedding ? "dim" : "num_classes";
+    Long numClasses = r.integer(out, sizeKey, "output." + sizeKey, Code.OUTPUT_NUM_CLASSES_INVALID);
+    if ((task == Task.EMBEDDING) != embedding && task != null && kind != null) {
+      r.issue(
+          Code.OUTPUT_KIND_UNSUPPORTED,
+          "The model's output kind \"" + kind + "\" does not go with its task \"" + task.jsonName
+              + "\" (a damaged or edited manifest). " + rebuildHint);
+    }
 
     if (kind == null) {
       if (!out.containsKey("kind") || out.get("kind") == null) {
@@ -514,6 +529,12 @@ public final class Manifest {
           "The model outputs raw logits (built with --output logits); the app applies "
               + act
               + " itself to show probabilities.");
+    } else if (embedding) {
+      if (activation != null && !activation.equals(Task.EMBEDDING.activation)) {
+        r.issue(
+            Code.OUTPUT_KIND_UNSUPPORTED,
+            "The embedding's activation must be \"l2norm\", got \"" + activation + "\". " + rebuildHint);
+      }
     } else if (kind.equals(OutputSpec.KIND_PROBABILITIES)) {
       if (activation != null && task != null && !activation.equals(task.activation)) {
         r.issue(
@@ -529,7 +550,8 @@ public final class Manifest {
     } else {
       r.issue(
           Code.OUTPUT_KIND_UNSUPPORTED,
-          "The model's output kind \"" + kind + "\" is not supported (expected \"probabilities\" or \"logits\").");
+          "The model's output kind \"" + kind
+              + "\" is not supported (expected \"probabilities\", \"logits\" or \"embedding\").");
     }
     if (dtype != null && !dtype.equals("float32")) {
       r.issue(
@@ -560,13 +582,13 @@ public final class Manifest {
     }
     if (numClasses != null) {
       if (numClasses < 1) {
-        r.issue(Code.OUTPUT_NUM_CLASSES_INVALID, "The manifest's output.num_classes must be at least 1.");
+        r.issue(Code.OUTPUT_NUM_CLASSES_INVALID, "The manifest's output." + sizeKey + " must be at least 1.");
       } else {
         n = (int) Math.min(numClasses, Integer.MAX_VALUE);
         if (shapeProduct != null && shapeProduct.longValue() != numClasses) {
           r.issue(
               Code.OUTPUT_NUM_CLASSES_INVALID,
-              "The manifest's output.shape " + shape + " does not match output.num_classes " + numClasses + ".");
+              "The manifest's output.shape " + shape + " does not match output." + sizeKey + " " + numClasses + ".");
         }
       }
     } else if (shapeProduct != null && shapeProduct >= 1) {
@@ -674,7 +696,11 @@ public final class Manifest {
     StringBuilder sb = new StringBuilder();
     sb.append(sourceArch != null ? sourceArch : (sourceName != null ? sourceName : "model"));
     int n = getNumClasses();
-    if (n > 0) sb.append(" · ").append(n).append(n == 1 ? " class" : " classes");
+    if (n > 0 && task == Task.EMBEDDING) {
+      sb.append(" · ").append(n).append("-value embedding");
+    } else if (n > 0) {
+      sb.append(" · ").append(n).append(n == 1 ? " class" : " classes");
+    }
     if (task != null) sb.append(" · ").append(task.jsonName);
     if (quantizationMode != null) sb.append(" · quantization ").append(quantizationMode);
     if (edgepackVersion != null) sb.append(" · edgepack ").append(edgepackVersion);

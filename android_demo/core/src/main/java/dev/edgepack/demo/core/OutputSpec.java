@@ -4,10 +4,14 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
-/** The manifest's {@code output}: probabilities (activation applied inside the model) or logits. */
+/**
+ * The manifest's {@code output}: probabilities (activation applied inside the model), logits, or an
+ * embedding (an L2-normalised vector of {@code dim} values).
+ */
 public final class OutputSpec {
   public static final String KIND_PROBABILITIES = "probabilities";
   public static final String KIND_LOGITS = "logits";
+  public static final String KIND_EMBEDDING = "embedding";
 
   private final String kind;
   private final String activation;
@@ -31,6 +35,10 @@ public final class OutputSpec {
     return KIND_LOGITS.equals(kind);
   }
 
+  public boolean isEmbedding() {
+    return KIND_EMBEDDING.equals(kind);
+  }
+
   public boolean isProbabilities() {
     return KIND_PROBABILITIES.equals(kind);
   }
@@ -50,7 +58,8 @@ public final class OutputSpec {
 
   /**
    * Number of classes: {@code num_classes}, else the product of {@code shape}, else the number of
-   * labels; -1 when none of them is known (then the model's output length decides).
+   * labels; -1 when none of them is known (then the model's output length decides). For an
+   * embedding: the vector's size, {@code dim}.
    */
   public int getNumClasses() {
     return numClasses;

@@ -91,6 +91,13 @@ public final class Postprocess {
     if (length == 0) {
       return "The model returned no scores.";
     }
+    if (n > 0 && length != n && manifest.getTask() == Task.EMBEDDING) {
+      return "The model returned a vector of "
+          + length
+          + " values but its manifest says dim "
+          + n
+          + "; the file and its manifest do not match. Rebuild it with edgepack.";
+    }
     if (n > 0 && length != n) {
       return "The model returned "
           + length

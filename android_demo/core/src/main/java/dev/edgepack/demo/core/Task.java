@@ -1,11 +1,16 @@
 package dev.edgepack.demo.core;
 
-/** The manifest's {@code task}: how the class scores relate to each other. */
+/**
+ * The manifest's {@code task}: how the class scores relate to each other, or an embedding model
+ * (no classes: an L2-normalised feature vector, built with {@code edgepack build --task embedding}).
+ */
 public enum Task {
   /** One class per image; probabilities sum to 1 (softmax). */
   MULTICLASS("multiclass", "softmax"),
   /** Independent yes/no per class (sigmoid); probabilities do not sum to 1. */
-  MULTILABEL("multilabel", "sigmoid");
+  MULTILABEL("multilabel", "sigmoid"),
+  /** A feature vector of {@code output.dim} values, L2-normalised inside the model. */
+  EMBEDDING("embedding", "l2norm");
 
   public final String jsonName;
   /** The activation that turns this task's logits into probabilities. */
