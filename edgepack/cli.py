@@ -274,6 +274,9 @@ def inspect(model, as_json):
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the files, cells/ (resume records) and report.md, report.json, plot.png.")
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML batch file: [[source]] tables and options.")
+@click.option("--task", type=click.Choice(["classification", "embedding"]),
+              help="What every file outputs, as in build [default: classification]; embeddings are judged by "
+                   "top-1 retrieval agreement and get no reference rows.")
 @click.option("--formats", help="ptl, pte or ptl,pte (default: both).")
 @click.option("--quantize", help="Any of none,dynamic,static (default: none,dynamic, and static with --calib).")
 @click.option("--channels-last", "channels_last", help="on, off, default, or a list like on,off.")
@@ -301,7 +304,7 @@ def inspect(model, as_json):
 @click.option("--trust-checkpoint", is_flag=True, help="Source option for every SOURCE (as in build).")
 @click.option("--labels", type=click.Path(), help="Label file for every SOURCE (as in build).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout (progress stays on stderr).")
-def matrix(sources, out_dir, config, formats, quantize, channels_last, interpolation, threads, calib, calib_count,
+def matrix(sources, out_dir, config, task, formats, quantize, channels_last, interpolation, threads, calib, calib_count,
            val, val_count, max_accuracy_drop, runs, warmup, image, device_results, no_reference, rebuild, max_side,
            weights, arch, num_classes, model_class, trust_checkpoint, labels, as_json):
     """Build every variant of SOURCES (format x quantization x ...), validate and benchmark each, and
@@ -335,7 +338,7 @@ def matrix(sources, out_dir, config, formats, quantize, channels_last, interpola
         runs=int(pick(runs, "runs", DEFAULT_RUNS)), warmup=int(pick(warmup, "warmup", DEFAULT_WARMUP)),
         image=parse_image(pick(image, "image", "640x480")),
         references=not no_reference, device_results=list(device_results) or cfg.get("device_results", []),
-        rebuild=rebuild, max_side=max_side,
+        rebuild=rebuild, max_side=max_side, task=pick(task, "task", "classification"),
     )
     report = run_matrix(specs, opts)
     write_reports(report, pathlib.Path(out_dir))

@@ -116,6 +116,7 @@ class MatrixOptions:
     device_results: Sequence[str] = ()
     rebuild: bool = False  # ignore recorded cells
     max_side: Optional[int] = None  # .pte cells: largest frame side (build's --max-side)
+    task: str = "classification"  # or "embedding" (build's --task)
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
 
     def quantizations(self) -> List[str]:
@@ -145,6 +146,8 @@ class Cell:
 
     def build_args(self, opts: MatrixOptions, output: pathlib.Path) -> List[str]:
         args = self.source.build_args() + ["-o", str(output), "--force", "--json", "--format", self.format]
+        if opts.task != "classification":
+            args += ["--task", opts.task]
         if self.quantize != "none":
             args += ["--quantize", self.quantize]
         if self.quantize == "static":
@@ -196,6 +199,7 @@ def _count(minimum: int):
 
 
 CONFIG_TYPES = {
+    "task": (lambda v: v in ("classification", "embedding"), "classification or embedding"),
     "formats": (_strings, "a string or a list of strings"),
     "quantize": (_strings, "a string or a list of strings"),
     "channels_last": (_strings, "a string or a list of strings (on, off, default)"),
@@ -390,7 +394,7 @@ def cell_key(cell: Cell, opts: MatrixOptions, digests: dict, vers: dict) -> str:
         "channels_last": cell.channels_last, "interpolation": cell.interpolation,
         "calib": digests.get(opts.calib) if cell.quantize == "static" else None,
         "calib_count": opts.calib_count if cell.quantize == "static" else None,
-        "val": digests.get(opts.val), "val_count": opts.val_count,
+        "val": digests.get(opts.val), "val_count": opts.val_count, "task": opts.task,
         "max_side": opts.max_side if cell.format == "pte" else None,
         "versions": {k: vers.get(k) for k in ("edgepack", "edgepack_code", "torch", "timm")}
                     | ({"executorch": vers.get("executorch")} if cell.format == "pte" else {}),
@@ -407,6 +411,15 @@ def bench_key(opts: MatrixOptions, threads: int, file_sha256: Optional[str], ver
 # ----------------------------------------------------------------------------------------------
 # Running the cells
 # ----------------------------------------------------------------------------------------------
+
+def judged_agreement(validation: dict) -> Optional[float]:
+    """The agreement a build was gated on: classifiers' top-1 agreement with the float model
+    (int8: judged on the --val images), embeddings' top-1 retrieval agreement."""
+    for key in ("judged_top1_agreement", "top1_agreement", "retrieval_top1_agreement"):
+        if validation.get(key) is not None:
+            return validation[key]
+    return None
+
 
 def _last_json_document(stdout: str) -> dict:
     """The `--json` report: the object that starts at the last line reading `{` (anything a
@@ -456,7 +469,7 @@ def run_build(cell: Cell, opts: MatrixOptions, output: pathlib.Path) -> dict:
                 "reason": f"{kind}: {one_line(reason or f'exit status {proc.returncode}')[:300]}"}
     manifest = doc.get("manifest") or {}
     val = manifest.get("validation") or {}
-    agreement = val.get("judged_top1_agreement", val.get("top1_agreement"))
+    agreement = judged_agreement(val)
     return {
         "status": "ok", "exit_code": 0, "reason": None,
         "file": output.name, "size_bytes": doc.get("size_bytes"), "sha256": doc.get("sha256"),
@@ -776,7 +789,7 @@ def run_matrix(sources: Sequence[SourceSpec], opts: MatrixOptions, progress: Pro
         "schema": SCHEMA,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
-        "settings": {"formats": list(opts.formats), "quantize": opts.quantizations(),
+        "settings": {"task": opts.task, "formats": list(opts.formats), "quantize": opts.quantizations(),
                      "channels_last": list(opts.channels_last), "interpolation": list(opts.interpolation),
                      "threads": [int(t) for t in opts.threads], "runs": opts.runs, "warmup": opts.warmup,
                      "image": list(opts.image), "calib": bool(opts.calib), "val": bool(opts.val),
@@ -846,6 +859,9 @@ def _run_references(sources, cells, rows, opts, out, vers, digests, progress) ->
     the builds report as float_accuracy, with PIL's resize instead of the bundled one."""
     from .reference import ort_available
 
+    if opts.task != "classification":  # the reference pipelines end in softmax: classifiers only
+        progress(f"[ref] no reference rows for --task {opts.task} (they time classifier pipelines)")
+        return []
     kinds = ["eager"] + (["ort"] if ort_available() else [])
     refs = []
     for spec, stem in zip(sources, unique_stems(sources)):

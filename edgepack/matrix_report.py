@@ -70,8 +70,10 @@ def format_table(report: dict, width: int = 100) -> str:
                      + " ".join(f"{_ms(_p50(row, t)):>7}" for t in threads)
                      + (f" {_ms((row.get('device') or {}).get('p50_ms')):>7}" if device else "") + f"  {status}")
     lines.append("")
-    notes = ["agree: top-1 agreement with the float model; drop: accuracy drop on --val (* = top-1 "
-             "disagreement, no labels); p50 in ms on this machine; > marks the recommended file.",
+    agree = ("top-1 retrieval agreement (embeddings)" if report["settings"].get("task") == "embedding"
+             else "top-1 agreement")
+    notes = [f"agree: {agree} with the float model; drop: accuracy drop on --val (* = 1 - agree, no "
+             "labels); p50 in ms on this machine; > marks the recommended file.",
              *_recommendation_lines(report)]
     for note in notes:
         lines.extend(textwrap.wrap(note, width, subsequent_indent="  ", break_on_hyphens=False))

@@ -472,3 +472,23 @@ def test_edited_failed_record_cannot_break_the_row(tmp_path):
     row = mx._run_cell(cell, mx.MatrixOptions(out_dir=str(out)), out, "k", {}, "[1/1]", lambda m: None)
     assert row["name"] == cell.name and row["format"] == "ptl" and row["bench"] == {} and row["reused"] is True
     assert row["reason"] == "validation failed: x"
+
+
+def test_embedding_cells_pass_the_task_and_are_judged_by_retrieval_agreement():
+    opts = mx.MatrixOptions(out_dir="x", formats=["ptl"], quantize=["none"], task="embedding")
+    cell = mx.plan([mx.SourceSpec("timm:resnet18")], opts)[0]
+    args = cell.build_args(opts, pathlib.Path("e.ptl"))
+    assert args[args.index("--task") + 1] == "embedding"
+    vers = {"edgepack": "1"}
+    assert mx.cell_key(cell, opts, {}, vers) != mx.cell_key(cell, mx.MatrixOptions(out_dir="x"), {}, vers)
+    # the manifests' validation sections: embedding, int8 classifier, float classifier
+    assert mx.judged_agreement({"retrieval_top1_agreement": 0.97, "min_cosine": 0.999}) == 0.97
+    assert mx.judged_agreement({"judged_top1_agreement": 0.9, "top1_agreement": 0.95}) == 0.9
+    assert mx.judged_agreement({"top1_agreement": 1.0}) == 1.0 and mx.judged_agreement({}) is None
+
+
+def test_config_task_is_checked(cli, tmp_path):
+    cfg = tmp_path / "batch.toml"
+    cfg.write_text('task = "detection"\n')
+    result = cli("matrix", "--config", cfg, "-o", tmp_path / "out", expect=2)
+    assert "task = 'detection': expected classification or embedding" in one_line_error(result)
