@@ -1,4 +1,5 @@
-"""A procedurally generated, labelled image data set: coloured shapes on textured backgrounds.
+"""A procedurally generated, labelled image data set: coloured shapes on textured backgrounds,
+with exact pixel masks for segmentation (`draw_scene`, `generate_segmentation`).
 
 Nothing is downloaded. Every image is drawn from a seed, so `generate(root, seed)` gives the same
 files on every machine. Images vary in size (64..400 px) and aspect ratio (1:2.5 .. 2.5:1),
@@ -53,9 +54,18 @@ def _polygon(cx, cy, r, n, rot, inner=None) -> List[Tuple[float, float]]:
 
 
 def draw_shape(label: str, rng: random.Random, size: Tuple[int, int]) -> Image.Image:
+    """One scene: `label`'s shape on a textured background (see `draw_scene` for its mask)."""
+    return draw_scene(label, rng, size)[0]
+
+
+def draw_scene(label: str, rng: random.Random, size: Tuple[int, int]) -> Tuple[Image.Image, Image.Image]:
+    """(image, mask): the scene of `draw_shape` (same random draws, same pixels) and an 8-bit
+    mask of where the shape was drawn, 0 for background and `CLASSES.index(label) + 1` for the
+    shape. The same polygons are filled into both, so the mask is exact; the occasional blur
+    softens the image's edges only, as a camera would."""
     w, h = size
     img = _background(rng, w, h)
-    draw = ImageDraw.Draw(img)
+    mask = Image.new("L", (w, h), 0)
     # Subjects sit near the middle, as in photos: eval transforms centre-crop the shorter side,
     # so on a 2.5:1 frame anything near the far ends is cropped away.
     short = min(w, h)
@@ -65,14 +75,22 @@ def draw_shape(label: str, rng: random.Random, size: Tuple[int, int]) -> Image.I
     cy = h / 2 + rng.uniform(-slack, slack)
     rot = rng.uniform(0, 2 * math.pi)
     colour = tuple(rng.randrange(256) for _ in range(3))
+    for target, fill in ((img, colour), (mask, CLASSES.index(label) + 1)):
+        _draw(ImageDraw.Draw(target), label, cx, cy, r, rot, fill)
+    if rng.random() < 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+    return img, mask
+
+
+def _draw(draw: ImageDraw.ImageDraw, label: str, cx: float, cy: float, r: float, rot: float, fill) -> None:
     if label == "circle":
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     elif label == "square":
-        draw.polygon(_polygon(cx, cy, r, 4, rot), fill=colour)
+        draw.polygon(_polygon(cx, cy, r, 4, rot), fill=fill)
     elif label == "triangle":
-        draw.polygon(_polygon(cx, cy, r, 3, rot), fill=colour)
+        draw.polygon(_polygon(cx, cy, r, 3, rot), fill=fill)
     elif label == "star":
-        draw.polygon(_polygon(cx, cy, r, 5, rot, inner=r * 0.42), fill=colour)
+        draw.polygon(_polygon(cx, cy, r, 5, rot, inner=r * 0.42), fill=fill)
     elif label == "cross":
         t = r * 0.32
         for a in (rot, rot + math.pi / 2):
@@ -80,14 +98,11 @@ def draw_shape(label: str, rng: random.Random, size: Tuple[int, int]) -> Image.I
             px, py = -dy, dx
             draw.polygon([(cx - r * dx - t * px, cy - r * dy - t * py), (cx + r * dx - t * px, cy + r * dy - t * py),
                           (cx + r * dx + t * px, cy + r * dy + t * py), (cx - r * dx + t * px, cy - r * dy + t * py)],
-                         fill=colour)
+                         fill=fill)
     elif label == "ring":
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=colour, width=max(2, int(r * 0.3)))
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=fill, width=max(2, int(r * 0.3)))
     else:
         raise ValueError(label)
-    if rng.random() < 0.3:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
-    return img
 
 
 def random_size(rng: random.Random, short_range: Tuple[int, int] = (64, 240)) -> Tuple[int, int]:
@@ -111,6 +126,20 @@ def generate(root, count_per_class: int, seed: int) -> pathlib.Path:
         (root / label).mkdir(parents=True, exist_ok=True)
     for n, (img, label_idx) in enumerate(samples(count_per_class, seed)):
         img.save(root / CLASSES[label_idx] / f"{n:05d}.png")
+    return root
+
+
+def generate_segmentation(root, count: int, seed: int) -> pathlib.Path:
+    """Write a segmentation set: `root/images/<n>.png` and `root/masks/<n>.png` (same name; mask
+    values 0 = background, i + 1 = CLASSES[i]), one shape per scene, classes in turn."""
+    root = pathlib.Path(root)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    for n in range(count):
+        img, mask = draw_scene(CLASSES[n % len(CLASSES)], rng, random_size(rng))
+        img.save(root / "images" / f"{n:05d}.png")
+        mask.save(root / "masks" / f"{n:05d}.png")
     return root
 
 
