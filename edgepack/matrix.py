@@ -590,7 +590,10 @@ def _write_record(path: pathlib.Path, doc: dict) -> None:
 def _file_sha(path: pathlib.Path) -> Optional[str]:
     from .files import sha256_file
 
-    return sha256_file(path) if path.is_file() else None
+    try:
+        return sha256_file(path) if path.is_file() else None
+    except OSError:  # unreadable: not the recorded file, so the cell is built again (and says why)
+        return None
 
 
 # ----------------------------------------------------------------------------------------------
