@@ -23,7 +23,6 @@ import time
 from typing import Optional
 
 ONNX_OPSET = 17
-REFERENCE_KINDS = ("eager", "ort")
 
 
 def ort_available() -> bool:
