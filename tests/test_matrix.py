@@ -492,3 +492,17 @@ def test_config_task_is_checked(cli, tmp_path):
     cfg.write_text('task = "detection"\n')
     result = cli("matrix", "--config", cfg, "-o", tmp_path / "out", expect=2)
     assert "task = 'detection': expected classification or embedding" in one_line_error(result)
+
+
+def test_config_file_run_is_the_same_run(matrix_run, tiny_ckpt, labelled_val, tmp_path):
+    """The TOML batch with the options of the command line maps to the same cells: every one is
+    reused (same keys), and the recommendation is the same."""
+    cfg = tmp_path / "batch.toml"
+    cfg.write_text(f'formats = ["ptl", "pte"]\nquantize = "none,dynamic"\nval = "{labelled_val}"\nruns = 3\n'
+                   f'warmup = 0\nimage = "96x80"\n\n[[source]]\npath = "{tiny_ckpt}"\n')
+    result = _rerun(["matrix", "--config", str(cfg), "-o", str(matrix_run["out"]), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json_out(result)
+    assert [c["name"] for c in report["cells"]] == [c["name"] for c in matrix_run["report"]["cells"]]
+    assert all(c["reused"] and c["bench"]["1"]["reused"] for c in report["cells"])
+    assert report["recommendation"]["choice"] == matrix_run["report"]["recommendation"]["choice"]
