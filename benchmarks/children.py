@@ -20,6 +20,8 @@ import os
 import sys
 import time
 
+from edgepack.reference import time_runs as _time_runs  # the matrix's reference rows time the same way
+
 
 def frame(width: int, height: int, channels: int = 3):
     """The Android demo's benchmark frame (same bytes as edgepack.bench.synthetic_frame), numpy."""
@@ -52,20 +54,6 @@ def _reset_peak() -> bool:
         return True
     except OSError:
         return False
-
-
-def _time_runs(fn, warmup: int, runs: int):
-    t0 = time.perf_counter()
-    out = fn()
-    first = (time.perf_counter() - t0) * 1e3
-    for _ in range(warmup):
-        fn()
-    timings = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - t0) * 1e3)
-    return out, first, timings
 
 
 def run_eager(spec: dict) -> dict:

@@ -728,10 +728,10 @@ def recommend(rows: Sequence[dict], max_drop: float, threads: int, use_device: b
 # The whole run
 # ----------------------------------------------------------------------------------------------
 
-def machine() -> dict:
+def machine(vers: dict) -> dict:
     from .bench import cpu_description
 
-    return {"cpu": cpu_description(), "platform": platform.platform(), "note": MACHINE_NOTE, **versions()}
+    return {"cpu": cpu_description(), "platform": platform.platform(), "note": MACHINE_NOTE, **vers}
 
 
 def check_options(opts: MatrixOptions) -> None:
@@ -791,7 +791,7 @@ def run_matrix(sources: Sequence[SourceSpec], opts: MatrixOptions, progress: Pro
     report = {
         "schema": SCHEMA,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
+        "machine": machine(vers),
         "settings": {"task": opts.task, "formats": list(opts.formats), "quantize": opts.quantizations(),
                      "channels_last": list(opts.channels_last), "interpolation": list(opts.interpolation),
                      "threads": [int(t) for t in opts.threads], "runs": opts.runs, "warmup": opts.warmup,

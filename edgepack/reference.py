@@ -50,7 +50,9 @@ def _frame(spec: dict):
     return synthetic_frame(w, h, 3).numpy()
 
 
-def _time_runs(fn, warmup: int, runs: int):
+def time_runs(fn, warmup: int, runs: int):
+    """(first output, first-call ms, [timed ms]): one call, `warmup` untimed, `runs` timed each on
+    its own (also used by benchmarks/children.py)."""
     t0 = time.perf_counter()
     out = fn()
     first = (time.perf_counter() - t0) * 1e3
@@ -119,7 +121,7 @@ def measure_eager(spec: dict) -> dict:
         with torch.inference_mode():
             return act(model(transform(Image.fromarray(img)).unsqueeze(0)))
 
-    out, first, timings = _time_runs(once, int(spec["warmup"]), int(spec["runs"]))
+    out, first, timings = time_runs(once, int(spec["warmup"]), int(spec["runs"]))
     return {"load_ms": load_ms, "first_inference_ms": first, "timings_ms": timings, **_peak_figures(reset, before),
             "output_shape": list(out.shape[1:]), "torch_version": torch.__version__,
             "runtime": f"eager PyTorch {torch.__version__} + PIL (timm eval transform)"}
@@ -173,7 +175,7 @@ def measure_ort(spec: dict) -> dict:
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 
-    out, first, timings = _time_runs(once, int(spec["warmup"]), int(spec["runs"]))
+    out, first, timings = time_runs(once, int(spec["warmup"]), int(spec["runs"]))
     return {"load_ms": load_ms, "first_inference_ms": first, "timings_ms": timings, **_peak_figures(reset, before),
             "output_shape": list(out.shape[1:]), "runtime": f"ONNX Runtime {ort.__version__} CPU + PIL/numpy"}
 
