@@ -1,6 +1,6 @@
 // Plain Java library with the app's testable logic (manifest checks for .ptl and .pte, runtime
 // selection, benchmark protocol with cancellation and side-by-side report, image sizing, top-k,
-// latency statistics, JSON). No Android dependencies: its tests run on any JVM, also without Gradle through
+// latency statistics, JSON, segmentation output checks / mask overlay / legend). No Android dependencies: its tests run on any JVM, also without Gradle through
 // ../run_jvm_tests.sh.
 plugins {
     `java-library`

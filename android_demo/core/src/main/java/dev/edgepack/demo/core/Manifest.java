@@ -45,6 +45,7 @@ public final class Manifest {
   private final List<String> labels;
   private final InputSpec input;
   private final OutputSpec output;
+  private final SegmentationSpec segmentation;
   private final String quantizationMode;
   private final String optimizerPath;
   private final Long bytecodeVersion;
@@ -168,7 +169,8 @@ public final class Manifest {
     if (!map.containsKey("task") || map.get("task") == null) {
       r.issue(
           Code.TASK_MISSING,
-          "The manifest has no \"task\" (expected \"multiclass\", \"multilabel\" or \"embedding\").");
+          "The manifest has no \"task\" (expected \"multiclass\", \"multilabel\", \"embedding\""
+              + " or \"segmentation\").");
     } else if (taskName != null) {
       parsedTask = Task.fromJson(taskName);
       if (parsedTask == null) {
@@ -177,7 +179,7 @@ public final class Manifest {
             "The model's task \""
                 + taskName
                 + "\" is not supported; the demo app shows \"multiclass\" and \"multilabel\""
-                + " classifiers and \"embedding\" models.");
+                + " classifiers, \"embedding\" models and \"segmentation\" models.");
       }
     }
     this.task = parsedTask;
@@ -219,9 +221,16 @@ public final class Manifest {
     this.labels = Collections.unmodifiableList(parsedLabels);
 
     this.input = readInput(r, map);
-    this.output = readOutput(r, map, labelsValid ? parsedLabels.size() : 0);
+    if (parsedTask == Task.SEGMENTATION) {
+      // its own output kinds, shapes and preprocessing; it checks the labels' count itself
+      this.segmentation = readSegmentation(r, map, parsedLabels);
+      this.output = segmentation == null ? null : segmentation.toOutputSpec();
+    } else {
+      this.segmentation = null;
+      this.output = readOutput(r, map, labelsValid ? parsedLabels.size() : 0);
+    }
 
-    if (labelsValid && labelsValue != null && !parsedLabels.isEmpty()
+    if (labelsValid && labelsValue != null && !parsedLabels.isEmpty() && parsedTask != Task.SEGMENTATION
         && output != null && output.getNumClasses() > 0
         && parsedLabels.size() != output.getNumClasses()) {
       r.issue(
@@ -491,7 +500,8 @@ public final class Manifest {
         shape);
   }
 
-  private OutputSpec readOutput(Reader r, Map<String, Object> map, int labelCount) {
+  /** The manifest's {@code output} object, or null (then OUTPUT_MISSING is recorded). */
+  private Map<String, Object> outputObject(Reader r, Map<String, Object> map) {
     Object value = map.get("output");
     if (!(value instanceof Map)) {
       r.issue(
@@ -503,6 +513,20 @@ public final class Manifest {
     }
     @SuppressWarnings("unchecked")
     Map<String, Object> out = (Map<String, Object>) value;
+    return out;
+  }
+
+  /** A segmentation model's output and the preprocessing it depends on; null when unusable. */
+  private SegmentationSpec readSegmentation(Reader r, Map<String, Object> map, List<String> labels) {
+    Map<String, Object> out = outputObject(r, map);
+    if (out == null) return null;
+    Map<String, Object> preprocess = r.object(map, "preprocess", Code.RESIZE_POLICY_UNSUPPORTED);
+    return SegmentationSpec.read(r, out, preprocess, labels, rebuildHint);
+  }
+
+  private OutputSpec readOutput(Reader r, Map<String, Object> map, int labelCount) {
+    Map<String, Object> out = outputObject(r, map);
+    if (out == null) return null;
     String kind = r.string(out, "kind", "output.kind", Code.OUTPUT_KIND_UNSUPPORTED);
     String activation = r.string(out, "activation", "output.activation", null);
     String dtype = r.string(out, "dtype", "output.dtype", Code.OUTPUT_DTYPE_UNSUPPORTED);
@@ -551,7 +575,11 @@ public final class Manifest {
       r.issue(
           Code.OUTPUT_KIND_UNSUPPORTED,
           "The model's output kind \"" + kind
-              + "\" is not supported (expected \"probabilities\", \"logits\" or \"embedding\").");
+              + "\" is not supported (expected \"probabilities\", \"logits\" or \"embedding\")."
+              + (kind.equals(SegmentationSpec.Kind.MASK.jsonName)
+                  ? " A \"mask\" output goes with \"task\": \"segmentation\" (a damaged or edited"
+                      + " manifest). " + rebuildHint
+                  : ""));
     }
     if (dtype != null && !dtype.equals("float32")) {
       r.issue(
@@ -653,6 +681,14 @@ public final class Manifest {
     return output;
   }
 
+  /**
+   * A segmentation model's output and preprocessing (task "segmentation" and a usable output),
+   * else null.
+   */
+  public SegmentationSpec getSegmentation() {
+    return segmentation;
+  }
+
   /** Number of classes, -1 when unknown (see {@link OutputSpec#getNumClasses()}). */
   public int getNumClasses() {
     return output == null ? (labels.isEmpty() ? -1 : labels.size()) : output.getNumClasses();
@@ -702,6 +738,11 @@ public final class Manifest {
       sb.append(" · ").append(n).append(n == 1 ? " class" : " classes");
     }
     if (task != null) sb.append(" · ").append(task.jsonName);
+    if (segmentation != null) {
+      sb.append(segmentation.isMask()
+          ? " (class mask)"
+          : " (per-class maps, " + segmentation.getResizePolicy().jsonName + ")");
+    }
     if (quantizationMode != null) sb.append(" · quantization ").append(quantizationMode);
     if (edgepackVersion != null) sb.append(" · edgepack ").append(edgepackVersion);
     sb.append(" · .").append(format.jsonName);
@@ -712,11 +753,18 @@ public final class Manifest {
   // ------------------------------------------------------------------ lenient typed reads
 
   /** Typed reads that record a problem (when {@code code} is non-null) for a wrong type. */
-  private static final class Reader {
+  static final class Reader {
     final List<ManifestIssue> issues = new ArrayList<>();
 
     void issue(Code code, String message) {
       issues.add(new ManifestIssue(code, message));
+    }
+
+    /** Errors recorded so far (a reader of one section compares before and after). */
+    int errorCount() {
+      int n = 0;
+      for (ManifestIssue i : issues) if (i.isError()) n++;
+      return n;
     }
 
     private void typeError(Code code, String path, String expected, Object got) {

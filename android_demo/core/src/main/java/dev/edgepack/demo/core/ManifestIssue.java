@@ -31,6 +31,10 @@ public final class ManifestIssue {
     OUTPUT_KIND_UNSUPPORTED(Severity.ERROR),
     OUTPUT_DTYPE_UNSUPPORTED(Severity.ERROR),
     OUTPUT_NUM_CLASSES_INVALID(Severity.ERROR),
+    /** A segmentation output whose shape or resolution the app can't map onto the photo. */
+    OUTPUT_SHAPE_INVALID(Severity.ERROR),
+    /** Per-class maps without a resize policy the app knows (squash / letterbox). */
+    RESIZE_POLICY_UNSUPPORTED(Severity.ERROR),
     LABELS_INVALID(Severity.ERROR),
     LABELS_COUNT_MISMATCH(Severity.ERROR),
     BYTECODE_UNSUPPORTED(Severity.ERROR),
