@@ -5,11 +5,13 @@ import dev.edgepack.demo.core.Integrity;
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ManifestException;
 import dev.edgepack.demo.core.ModelFormat;
+import dev.edgepack.demo.core.ModelOutput;
 import dev.edgepack.demo.core.PteManifest;
 import java.io.File;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.pytorch.executorch.DType;
 import org.pytorch.executorch.EValue;
 import org.pytorch.executorch.ExecuTorchRuntime;
@@ -183,7 +185,7 @@ final class ExecuTorchBackend implements ModelRuntime {
     }
 
     @Override
-    public float[] forward(ByteBuffer rgba, int width, int height) {
+    public Output forward(ByteBuffer rgba, int width, int height) {
       if (module == null) throw new IllegalStateException("model was released");
       Tensor input = Tensor.fromBlobUnsigned(rgba, new long[] {height, width, 4});
       EValue[] out = module.forward(EValue.from(input));
@@ -191,13 +193,18 @@ final class ExecuTorchBackend implements ModelRuntime {
         throw new IllegalStateException(
             "The program's forward method returned no tensor; rebuild the model with edgepack.");
       }
-      Tensor scores = out[0].toTensor();
-      if (scores.dtype() != DType.FLOAT) {
-        throw new IllegalStateException(
-            "The program's forward method returned " + scores.dtype() + " scores, not float32;"
-                + " rebuild the model with edgepack.");
-      }
-      return scores.getDataAsFloatArray();
+      Tensor tensor = out[0].toTensor();
+      // the tensor wraps the program's output memory: copy() must run before the next forward
+      return () -> copy(tensor);
+    }
+
+    /** float32 scores / maps and uint8 masks with their values; other dtypes by name. */
+    private static ModelOutput copy(Tensor t) {
+      long[] shape = t.shape();
+      DType dtype = t.dtype();
+      if (dtype == DType.FLOAT) return ModelOutput.float32(shape, t.getDataAsFloatArray());
+      if (dtype == DType.UINT8) return ModelOutput.uint8(shape, t.getDataAsUnsignedByteArray());
+      return ModelOutput.other(dtype.name().toLowerCase(Locale.ROOT), shape);
     }
 
     @Override

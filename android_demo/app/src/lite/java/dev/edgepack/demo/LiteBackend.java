@@ -5,12 +5,15 @@ import dev.edgepack.demo.core.Integrity;
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ManifestException;
 import dev.edgepack.demo.core.ModelFormat;
+import dev.edgepack.demo.core.ModelOutput;
 import dev.edgepack.demo.core.PtlArchive;
 import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
+import org.pytorch.DType;
 import org.pytorch.Device;
 import org.pytorch.IValue;
 import org.pytorch.LiteModuleLoader;
@@ -143,10 +146,25 @@ final class LiteBackend implements ModelRuntime {
     }
 
     @Override
-    public float[] forward(ByteBuffer rgba, int width, int height) {
+    public Output forward(ByteBuffer rgba, int width, int height) {
       if (module == null) throw new IllegalStateException("model was released");
       Tensor input = Tensor.fromBlobUnsigned(rgba, new long[] {height, width, 4});
-      return module.forward(IValue.from(input)).toTensor().getDataAsFloatArray();
+      IValue out = module.forward(IValue.from(input));
+      if (!out.isTensor()) {
+        throw new IllegalStateException(
+            "The model's forward method returned no tensor; rebuild the model with edgepack.");
+      }
+      Tensor tensor = out.toTensor();
+      return () -> copy(tensor);
+    }
+
+    /** float32 scores / maps and uint8 masks with their values; other dtypes by name. */
+    private static ModelOutput copy(Tensor t) {
+      long[] shape = t.shape();
+      DType dtype = t.dtype();
+      if (dtype == DType.FLOAT32) return ModelOutput.float32(shape, t.getDataAsFloatArray());
+      if (dtype == DType.UINT8) return ModelOutput.uint8(shape, t.getDataAsUnsignedByteArray());
+      return ModelOutput.other(dtype.name().toLowerCase(Locale.ROOT), shape);
     }
 
     @Override

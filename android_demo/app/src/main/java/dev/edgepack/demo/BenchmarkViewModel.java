@@ -16,7 +16,8 @@ import dev.edgepack.demo.core.ImageSizing;
 import dev.edgepack.demo.core.Json;
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ModelFormat;
-import dev.edgepack.demo.core.Postprocess;
+import dev.edgepack.demo.core.ModelOutput;
+import dev.edgepack.demo.core.OutputCheck;
 import dev.edgepack.demo.core.RuntimeSelection;
 import dev.edgepack.demo.core.TestImage;
 import java.io.File;
@@ -164,7 +165,10 @@ public final class BenchmarkViewModel extends AndroidViewModel {
     final ByteBuffer input;
     File file;
     Manifest manifest;
-    float[] lastOutput;
+    /** The last run's output, copied out of the runtime after the timed runs (see close()). */
+    ModelOutput lastOutput;
+    /** Why the last output could not be read, or null. */
+    String outputError;
 
     RuntimeTarget(ModelRuntime runtime, Config config, ByteBuffer input) {
       this.runtime = runtime;
@@ -193,14 +197,25 @@ public final class BenchmarkViewModel extends AndroidViewModel {
         }
         manifest = session.manifest();
         return new BenchmarkProtocol.Session() {
+          /** Not copied per run: the timing covers forward alone, not copying its output. */
+          ModelRuntime.Output last;
+
           @Override
           public void runOnce() {
-            lastOutput = session.forward(input, config.width, config.height);
+            last = session.forward(input, config.width, config.height);
           }
 
           @Override
           public void close() {
-            session.destroy();
+            try {
+              // before destroy: an ExecuTorch output lives in the program's memory
+              if (last != null) lastOutput = last.copy();
+            } catch (RuntimeException e) {
+              outputError = "its output could not be read: " + e.getMessage();
+            } finally {
+              last = null;
+              session.destroy();
+            }
           }
         };
       };
@@ -240,7 +255,9 @@ public final class BenchmarkViewModel extends AndroidViewModel {
           }
           continue;
         }
-        String problem = Postprocess.outputProblem(t.lastOutput, t.manifest);
+        String problem = t.outputError != null
+            ? t.outputError
+            : OutputCheck.problem(t.lastOutput, t.manifest, c.width, c.height);
         if (problem != null) {
           failures.add(t.name() + ": " + problem);
           continue;

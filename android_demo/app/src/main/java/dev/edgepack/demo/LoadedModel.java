@@ -3,11 +3,18 @@ package dev.edgepack.demo;
 import android.content.Context;
 import android.graphics.Bitmap;
 import android.os.SystemClock;
+import dev.edgepack.demo.core.ClassMask;
 import dev.edgepack.demo.core.ImageSizing;
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ModelFormat;
+import dev.edgepack.demo.core.ModelOutput;
+import dev.edgepack.demo.core.OutputCheck;
 import dev.edgepack.demo.core.Postprocess;
 import dev.edgepack.demo.core.Prediction;
+import dev.edgepack.demo.core.SegmentationOutput;
+import dev.edgepack.demo.core.SegmentationPalette;
+import dev.edgepack.demo.core.SegmentationSpec;
+import dev.edgepack.demo.core.SegmentationSummary;
 import dev.edgepack.demo.core.Task;
 import dev.edgepack.demo.core.TopK;
 import java.io.File;
@@ -31,27 +38,44 @@ final class LoadedModel {
    */
   static final int APP_MAX_SIDE = 1024;
 
-  /** One classification (for an embedding model: the vector, and no top list). */
+  /** The colours of segmentation overlays and their legend (the same for every image). */
+  static final SegmentationPalette PALETTE = SegmentationPalette.standard();
+
+  /**
+   * One run on one image: for a classifier the top list; for an embedding model the vector; for a
+   * segmentation model the classes of the frame's pixels and their shares.
+   */
   static final class Classification {
     final List<Prediction> top;
     /** The model's L2-normalised vector for an embedding model, else null. */
     final float[] embedding;
+    /** A segmentation model's classes, covering exactly the frame it was given; else null. */
+    final ClassMask mask;
+    /** A segmentation model's legend (each class's share of the frame); else null. */
+    final SegmentationSummary segmentation;
+    /** The model's forward alone (its own preprocessing included). */
     final double inferenceMs;
+    /** Scaling and copying the pixels before forward. */
     final double prepareMs;
+    /** After forward: copying the output out of the runtime, checking it, decoding a mask. */
+    final double postMs;
     final int width;
     final int height;
     final boolean scaled;
 
-    Classification(
-        List<Prediction> top, float[] embedding, double inferenceMs, double prepareMs, int width, int height,
-        boolean scaled) {
+    private Classification(
+        List<Prediction> top, float[] embedding, ClassMask mask, SegmentationSummary segmentation,
+        double inferenceMs, double prepareMs, double postMs, ImageSizing.Plan plan) {
       this.top = top;
       this.embedding = embedding;
+      this.mask = mask;
+      this.segmentation = segmentation;
       this.inferenceMs = inferenceMs;
       this.prepareMs = prepareMs;
-      this.width = width;
-      this.height = height;
-      this.scaled = scaled;
+      this.postMs = postMs;
+      this.width = plan.width;
+      this.height = plan.height;
+      this.scaled = plan.scaled;
     }
   }
 
@@ -105,7 +129,13 @@ final class LoadedModel {
     return session;
   }
 
-  /** Sizes the image per the manifest, runs the model, returns the top {@link #TOP_K}. */
+  /**
+   * Sizes the image per the manifest, runs the model, checks its output against the manifest and
+   * returns the top {@link #TOP_K} (or the vector, or the mask).
+   *
+   * @throws IllegalStateException with a message for the user when the output does not fit the
+   *     manifest
+   */
   Classification classify(Bitmap image) throws ImageSizing.ImageSizeException {
     Manifest manifest = getManifest();
     long p0 = SystemClock.elapsedRealtimeNanos();
@@ -118,21 +148,30 @@ final class LoadedModel {
       sized.recycle();
     }
     long p1 = SystemClock.elapsedRealtimeNanos();
-    float[] output = live().forward(input, plan.width, plan.height);
+    ModelRuntime.Output raw = live().forward(input, plan.width, plan.height);
     long p2 = SystemClock.elapsedRealtimeNanos();
-    String problem = Postprocess.outputProblem(output, manifest);
+    ModelOutput output = raw.copy();
+    String problem = OutputCheck.problem(output, manifest, plan.width, plan.height);
     if (problem != null) {
       throw new IllegalStateException(problem);
     }
-    if (manifest.getTask() == Task.EMBEDDING) {
-      return new Classification(
-          Collections.<Prediction>emptyList(), output.clone(), (p2 - p1) / 1e6, (p1 - p0) / 1e6, plan.width,
-          plan.height, plan.scaled);
+    double inferenceMs = (p2 - p1) / 1e6;
+    double prepareMs = (p1 - p0) / 1e6;
+    List<Prediction> none = Collections.emptyList();
+    if (manifest.getTask() == Task.SEGMENTATION) {
+      SegmentationSpec spec = manifest.getSegmentation();
+      ClassMask mask = SegmentationOutput.decode(output, spec, plan.width, plan.height);
+      SegmentationSummary summary = SegmentationSummary.of(mask, plan.width, plan.height, spec, PALETTE);
+      double postMs = (SystemClock.elapsedRealtimeNanos() - p2) / 1e6;
+      return new Classification(none, null, mask, summary, inferenceMs, prepareMs, postMs, plan);
     }
-    float[] probabilities = Postprocess.toProbabilities(output, manifest);
+    double postMs = (SystemClock.elapsedRealtimeNanos() - p2) / 1e6;
+    if (manifest.getTask() == Task.EMBEDDING) {
+      return new Classification(none, output.floats(), null, null, inferenceMs, prepareMs, postMs, plan);
+    }
+    float[] probabilities = Postprocess.toProbabilities(output.floats(), manifest);
     List<Prediction> top = TopK.of(probabilities, TOP_K, manifest.getLabels());
-    return new Classification(
-        top, null, (p2 - p1) / 1e6, (p1 - p0) / 1e6, plan.width, plan.height, plan.scaled);
+    return new Classification(top, null, null, null, inferenceMs, prepareMs, postMs, plan);
   }
 
   /** A note for the results, or null: how to read the numbers. */
@@ -142,6 +181,11 @@ final class LoadedModel {
     if (manifest.getTask() == Task.EMBEDDING) {
       sb.append("Embedding model: it outputs a feature vector, not classes. Compare images by the cosine"
           + " similarity of their vectors (1 = same direction).");
+    }
+    if (manifest.getTask() == Task.SEGMENTATION && manifest.getSegmentation() != null) {
+      sb.append("Segmentation model: ").append(manifest.getSegmentation().describe())
+          .append(". Each coloured area is a class of the legend; the background is left uncoloured."
+              + " Tap the image to switch between the overlay and the photo.");
     }
     if (manifest.getTask() == Task.MULTILABEL) {
       sb.append("Multi-label model: each class has its own independent probability; they need not"

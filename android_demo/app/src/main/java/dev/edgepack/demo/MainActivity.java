@@ -2,8 +2,12 @@ package dev.edgepack.demo;
 
 import android.content.ActivityNotFoundException;
 import android.content.Intent;
+import android.graphics.Bitmap;
 import android.net.Uri;
 import android.os.Bundle;
+import android.text.SpannableStringBuilder;
+import android.text.Spanned;
+import android.text.style.ForegroundColorSpan;
 import android.util.TypedValue;
 import android.view.View;
 import android.widget.Button;
@@ -24,15 +28,21 @@ import androidx.core.content.FileProvider;
 import androidx.lifecycle.ViewModelProvider;
 import dev.edgepack.demo.core.ModelFormat;
 import dev.edgepack.demo.core.Prediction;
+import dev.edgepack.demo.core.SegmentationSummary;
 import java.io.File;
+import java.util.List;
 
 /**
  * Main screen: shows the model's manifest summary and runtime, lets the user switch between the
  * ExecuTorch (.pte) and PyTorch Lite (.ptl) model when the app has both, takes a photo or picks an
- * image, and lists the top-5 classes with probabilities and the inference time.
+ * image, and lists the top-5 classes with probabilities and the inference time (an embedding
+ * model: the vector's size and the similarity of the last two images; a segmentation model: the
+ * photo with the class mask over it, which a tap switches off and on, and a colour legend).
  */
 public class MainActivity extends AppCompatActivity {
   private static final String STATE_PHOTO_URI = "photo_uri";
+  /** Classes the segmentation legend names before "+N more". */
+  private static final int LEGEND_MAX_ENTRIES = 8;
 
   private MainViewModel viewModel;
   private Uri pendingPhotoUri;
@@ -50,6 +60,10 @@ public class MainActivity extends AppCompatActivity {
   private LinearLayout results;
   private TextView resultNote;
   private TextView timing;
+  /** The segmentation overlay of the result on screen, if any; UI thread. */
+  private Bitmap shownOverlay;
+  /** True while the user tapped to see the photo without its overlay; UI thread. */
+  private boolean showPhoto;
 
   private final ActivityResultLauncher<Uri> takePictureLauncher =
       registerForActivityResult(
@@ -102,6 +116,13 @@ public class MainActivity extends AppCompatActivity {
                 new PickVisualMediaRequest.Builder()
                     .setMediaType(ActivityResultContracts.PickVisualMedia.ImageOnly.INSTANCE)
                     .build()));
+    image.setOnClickListener(
+        v -> {
+          if (shownOverlay == null) return;
+          showPhoto = !showPhoto;
+          MainViewModel.ResultState rs = viewModel.resultState().getValue();
+          if (rs != null) showImage(rs);
+        });
     findViewById(R.id.open_benchmark)
         .setOnClickListener(v -> startActivity(new Intent(this, BenchmarkActivity.class)));
 
@@ -200,13 +221,11 @@ public class MainActivity extends AppCompatActivity {
     takePhoto.setEnabled(usable && !s.busy);
     pickImage.setEnabled(usable && !s.busy);
 
-    if (s.preview != null) {
-      image.setImageBitmap(s.preview); // at most ImageLoader.PREVIEW_MAX_SIDE px
-      image.setVisibility(View.VISIBLE);
-    } else if (!s.busy) {
-      image.setImageDrawable(null);
-      image.setVisibility(View.GONE);
+    if (s.overlay != shownOverlay) {
+      shownOverlay = s.overlay; // a new result: show its overlay first
+      showPhoto = false;
     }
+    showImage(s);
 
     results.removeAllViews();
     if (s.waiting != null) {
@@ -224,6 +243,9 @@ public class MainActivity extends AppCompatActivity {
       vector.setText(s.embedding);
       vector.setTextSize(TypedValue.COMPLEX_UNIT_SP, 16);
       results.addView(vector);
+    } else if (s.segmentation != null) {
+      status.setText("");
+      results.addView(legendView(s.segmentation));
     } else if (s.top.isEmpty()) {
       status.setText(R.string.pick_prompt);
       status.setTextColor(modelInfo.getCurrentTextColor());
@@ -240,6 +262,45 @@ public class MainActivity extends AppCompatActivity {
       resultNote.setVisibility(View.GONE);
     }
     timing.setText(s.timing == null ? "" : s.timing);
+  }
+
+  /** The preview, or a segmentation model's overlay over it unless the user tapped it away. */
+  private void showImage(MainViewModel.ResultState s) {
+    Bitmap shown = s.overlay != null && !showPhoto ? s.overlay : s.preview;
+    if (shown != null) {
+      image.setImageBitmap(shown); // at most ImageLoader.PREVIEW_MAX_SIDE px
+      image.setVisibility(View.VISIBLE);
+    } else if (!s.busy) {
+      image.setImageDrawable(null);
+      image.setVisibility(View.GONE);
+    }
+    image.setClickable(s.overlay != null);
+  }
+
+  /**
+   * "■ person 23.4% · ■ car 5.1% · ■ background 71.5%", each square in its class's overlay colour
+   * (grey for the uncoloured background); the text and order come from {@link SegmentationSummary}.
+   */
+  private TextView legendView(SegmentationSummary summary) {
+    SpannableStringBuilder text = new SpannableStringBuilder();
+    if (!summary.anyDrawn()) text.append(getString(R.string.segmentation_background_only)).append(' ');
+    List<SegmentationSummary.Entry> entries = summary.getEntries();
+    int shown = Math.min(LEGEND_MAX_ENTRIES, entries.size());
+    for (int i = 0; i < shown; i++) {
+      SegmentationSummary.Entry e = entries.get(i);
+      if (i > 0) text.append(SegmentationSummary.SEPARATOR);
+      int start = text.length();
+      text.append("\u25A0 ");
+      text.setSpan(new ForegroundColorSpan(e.rgb), start, start + 1, Spanned.SPAN_EXCLUSIVE_EXCLUSIVE);
+      text.append(e.format());
+    }
+    if (entries.size() > shown) {
+      text.append(SegmentationSummary.SEPARATOR).append(getString(R.string.legend_more, entries.size() - shown));
+    }
+    TextView legend = new TextView(this);
+    legend.setText(text);
+    legend.setTextSize(TypedValue.COMPLEX_UNIT_SP, 16);
+    return legend;
   }
 
   private void addResultRow(Prediction p) {

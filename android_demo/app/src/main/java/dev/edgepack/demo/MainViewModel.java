@@ -3,6 +3,7 @@ package dev.edgepack.demo;
 import android.app.Application;
 import android.graphics.Bitmap;
 import android.net.Uri;
+import android.os.SystemClock;
 import androidx.annotation.NonNull;
 import androidx.lifecycle.AndroidViewModel;
 import androidx.lifecycle.LiveData;
@@ -16,6 +17,7 @@ import dev.edgepack.demo.core.ModelFormat;
 import dev.edgepack.demo.core.Prediction;
 import dev.edgepack.demo.core.RequestGate;
 import dev.edgepack.demo.core.RuntimeSelection;
+import dev.edgepack.demo.core.SegmentationSummary;
 import java.io.IOException;
 import java.util.Collections;
 import java.util.List;
@@ -74,6 +76,13 @@ public final class MainViewModel extends AndroidViewModel {
      * cosine similarity with the previous image), else null.
      */
     final String embedding;
+    /**
+     * A segmentation model's result: the preview with the class mask blended over it (same size as
+     * {@link #preview}), else null.
+     */
+    final Bitmap overlay;
+    /** A segmentation model's legend (each class's share and colour), else null. */
+    final SegmentationSummary segmentation;
     final String timing;
     final String note;
     final String error;
@@ -81,17 +90,19 @@ public final class MainViewModel extends AndroidViewModel {
     ResultState(
         boolean busy, String waiting, Bitmap preview, List<Prediction> top, String timing, String note,
         String error) {
-      this(busy, waiting, preview, top, null, timing, note, error);
+      this(busy, waiting, preview, top, null, null, null, timing, note, error);
     }
 
     ResultState(
-        boolean busy, String waiting, Bitmap preview, List<Prediction> top, String embedding, String timing,
-        String note, String error) {
+        boolean busy, String waiting, Bitmap preview, List<Prediction> top, String embedding,
+        Bitmap overlay, SegmentationSummary segmentation, String timing, String note, String error) {
       this.busy = busy;
       this.waiting = waiting;
       this.preview = preview;
       this.top = top;
       this.embedding = embedding;
+      this.overlay = overlay;
+      this.segmentation = segmentation;
       this.timing = timing;
       this.note = note;
       this.error = error;
@@ -285,13 +296,22 @@ public final class MainViewModel extends AndroidViewModel {
       int threads = Settings.read(app).threads;
       m.setThreads(threads);
       LoadedModel.Classification c = m.classify(bitmap);
+      Bitmap overlay = null;
+      String overlayTiming = "";
+      if (c.mask != null) {
+        long o0 = SystemClock.elapsedRealtimeNanos();
+        overlay = SegmentationBitmaps.overlay(preview, c.mask, LoadedModel.PALETTE);
+        double overlayMs = (SystemClock.elapsedRealtimeNanos() - o0) / 1e6;
+        overlayTiming = " · mask " + LabelFormat.millis(c.postMs) + " · overlay " + LabelFormat.millis(overlayMs);
+      }
       String timing =
           String.format(
               Locale.ROOT,
-              "%s: inference %s (model incl. its preprocessing) · image prep %s · input %d×%d%s · %d thread%s",
+              "%s: inference %s (model incl. its preprocessing) · image prep %s%s · input %d×%d%s · %d thread%s",
               m.getFormat().displayName,
               LabelFormat.millis(c.inferenceMs),
               LabelFormat.millis(c.prepareMs),
+              overlayTiming,
               c.width,
               c.height,
               c.scaled ? " (downscaled)" : "",
@@ -299,7 +319,8 @@ public final class MainViewModel extends AndroidViewModel {
               threads == 1 ? "" : "s");
       String embedding = c.embedding != null ? embeddings.add(c.embedding).format() : null;
       resultState.postValue(
-          new ResultState(false, null, preview, c.top, embedding, timing, m.resultNote(), null));
+          new ResultState(
+              false, null, preview, c.top, embedding, overlay, c.segmentation, timing, m.resultNote(), null));
     } catch (ImageSizing.ImageSizeException e) {
       resultState.postValue(ResultState.error(preview, e.getMessage()));
     } catch (IOException e) {

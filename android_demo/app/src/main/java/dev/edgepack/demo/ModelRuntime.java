@@ -2,6 +2,7 @@ package dev.edgepack.demo;
 
 import dev.edgepack.demo.core.Manifest;
 import dev.edgepack.demo.core.ModelFormat;
+import dev.edgepack.demo.core.ModelOutput;
 import java.io.File;
 import java.nio.ByteBuffer;
 
@@ -36,6 +37,15 @@ interface ModelRuntime {
    */
   Session load(File file, Manifest precheck, int threads) throws ModelUnavailableException;
 
+  /** A model's output tensor inside the runtime ({@link Session#forward}). */
+  interface Output {
+    /**
+     * Copies the tensor into a runtime-neutral {@link ModelOutput}: float32 and uint8 values kept,
+     * any other dtype by name only (the output check then says what came back).
+     */
+    ModelOutput copy();
+  }
+
   /** One loaded model. */
   interface Session {
     /** The manifest the runtime read from the file, checked. */
@@ -43,11 +53,14 @@ interface ModelRuntime {
 
     /**
      * Runs {@code forward} on one uint8 {@code [height, width, 4]} RGBA frame and returns the
-     * model's float output.
+     * model's output tensor, not yet copied out of the runtime: timing {@code forward} then times
+     * the model alone, not the copy of a segmentation model's megabytes of output.
      *
      * @param rgba a direct, native-order buffer of exactly {@code height * width * 4} bytes
+     * @return valid until the next {@code forward} or {@link #destroy()}: ExecuTorch's output
+     *     tensors point into the program's own memory
      */
-    float[] forward(ByteBuffer rgba, int width, int height);
+    Output forward(ByteBuffer rgba, int width, int height);
 
     /** The thread count the session runs with. */
     int threads();
