@@ -79,7 +79,11 @@ public final class SegmentationOutput {
   /**
    * The class of every frame pixel, as a mask covering exactly the frame: a mask output as it is;
    * per-class maps reduced to the most likely class ({@link ClassMask#argmax}) and, for a
-   * letterboxed frame, cut to the box that shows it ({@link MaskBox}).
+   * letterboxed frame, cut to the box that shows it ({@link SegmentationSpec#frameBox}: the
+   * frame's box in the network input, scaled to the maps' resolution). The result is usually
+   * coarser than the frame (e.g. 32×24 map pixels for a 640×480 photo); {@link MaskOverlay} and
+   * {@link SegmentationSummary} give each frame pixel the class of its nearest mask pixel, as
+   * edgepack's {@code Predictor.frame_mask} does.
    *
    * @throws IllegalArgumentException with {@link #problem}'s message when the output does not fit
    */
@@ -90,6 +94,6 @@ public final class SegmentationOutput {
     int h = spec.getMapHeight();
     int w = spec.getMapWidth();
     ClassMask classes = ClassMask.argmax(out.floats(), spec.getNumClasses(), h, w, spec.isBinarySigmoid());
-    return classes.crop(MaskBox.forPolicy(spec.getResizePolicy(), frameWidth, frameHeight, w, h));
+    return classes.crop(spec.frameBox(frameWidth, frameHeight));
   }
 }

@@ -15,16 +15,21 @@ import java.util.Map;
  * <ul>
  *   <li>{@code "mask"}: a uint8 {@code [H, W]} tensor at the input frame's resolution, each value a
  *       class index below {@code num_classes}. The file did all the work; the app only colours it.
- *   <li>{@code "probabilities"}: float32 {@code [K, h, w]} per-class maps at the network's input
- *       resolution. The app takes the most likely class per pixel and maps the map onto the frame,
- *       which needs {@code preprocess.resize_policy}: with {@code "squash"} the map covers the whole
- *       frame stretched, with {@code "letterbox"} only a centred box of it does ({@link MaskBox}).
+ *   <li>{@code "probabilities"}: float32 {@code [K, h, w]} per-class maps at the network's
+ *       <em>output</em> resolution, which need not be its input's ({@code preprocess.input_size
+ *       [3, net_h, net_w]}): edgepack's light decoder returns stride-4 maps (32×32 for a 128×128
+ *       input), smp and torchvision models maps at the input's size. The app takes the most likely
+ *       class per pixel and maps the map onto the frame, which needs both sizes and {@code
+ *       preprocess.resize_policy}: with {@code "squash"} the map covers the whole frame stretched,
+ *       with {@code "letterbox"} only a centred box of it does, computed in network input pixels
+ *       and scaled to the map's ({@link MaskBox}; the manifest's {@code output.frame_mapping} says
+ *       the same in words).
  * </ul>
  *
  * <p>Everything that would make the app draw a wrong overlay without noticing (an unknown kind or
- * resize policy, maps whose size disagrees with the network input, a mask with more classes than
- * uint8 holds, labels that do not match the classes) is an error here, before the model runs; what
- * can only be seen in the model's actual output is checked by {@link SegmentationOutput}.
+ * resize policy, maps without a network input size to map them through, a mask with more classes
+ * than uint8 holds, labels that do not match the classes) is an error here, before the model runs;
+ * what can only be seen in the model's actual output is checked by {@link SegmentationOutput}.
  */
 public final class SegmentationSpec {
 
@@ -80,17 +85,21 @@ public final class SegmentationSpec {
   private final String activation;
   private final int mapHeight;
   private final int mapWidth;
+  private final int inputHeight;
+  private final int inputWidth;
   private final ResizePolicy resizePolicy;
   private final List<String> labels;
 
   private SegmentationSpec(
       Kind kind, int numClasses, String activation, int mapHeight, int mapWidth,
-      ResizePolicy resizePolicy, List<String> labels) {
+      int inputHeight, int inputWidth, ResizePolicy resizePolicy, List<String> labels) {
     this.kind = kind;
     this.numClasses = numClasses;
     this.activation = activation;
     this.mapHeight = mapHeight;
     this.mapWidth = mapWidth;
+    this.inputHeight = inputHeight;
+    this.inputWidth = inputWidth;
     this.resizePolicy = resizePolicy;
     this.labels = Collections.unmodifiableList(new ArrayList<>(labels));
   }
@@ -100,16 +109,21 @@ public final class SegmentationSpec {
     if (numClasses < 1 || numClasses > MAX_MASK_CLASSES) {
       throw new IllegalArgumentException("a uint8 mask has 1 to 256 classes, not " + numClasses);
     }
-    return new SegmentationSpec(Kind.MASK, numClasses, null, -1, -1, null, labels);
+    return new SegmentationSpec(Kind.MASK, numClasses, null, -1, -1, -1, -1, null, labels);
   }
 
-  /** For tests and callers that build a spec without a manifest: {@code [K, h, w]} maps. */
+  /**
+   * For tests and callers that build a spec without a manifest: {@code [K, mapHeight, mapWidth]}
+   * maps from a network whose input is {@code inputHeight × inputWidth} (preprocess.input_size).
+   */
   public static SegmentationSpec probabilities(
-      int numClasses, String activation, int mapHeight, int mapWidth, ResizePolicy policy, List<String> labels) {
-    if (numClasses < 1 || mapHeight < 1 || mapWidth < 1 || policy == null) {
+      int numClasses, String activation, int mapHeight, int mapWidth, int inputHeight, int inputWidth,
+      ResizePolicy policy, List<String> labels) {
+    if (numClasses < 1 || mapHeight < 1 || mapWidth < 1 || inputHeight < 1 || inputWidth < 1 || policy == null) {
       throw new IllegalArgumentException("bad map spec");
     }
-    return new SegmentationSpec(Kind.PROBABILITIES, numClasses, activation, mapHeight, mapWidth, policy, labels);
+    return new SegmentationSpec(
+        Kind.PROBABILITIES, numClasses, activation, mapHeight, mapWidth, inputHeight, inputWidth, policy, labels);
   }
 
   // ------------------------------------------------------------------ reading the manifest
@@ -158,7 +172,7 @@ public final class SegmentationSpec {
           "The manifest says output.resolution \"" + resolution + "\" for a " + kind.jsonName
               + " output; the app maps " + (kind == Kind.MASK
                   ? "a mask at the photo's own resolution (\"frame\")"
-                  : "per-class maps at the network's input resolution (\"network\")")
+                  : "per-class maps at the network's resolution (\"network\")")
               + " onto the photo and would draw the overlay in the wrong place. " + rebuildHint);
     }
 
@@ -221,10 +235,11 @@ public final class SegmentationSpec {
 
     String activation = null;
     ResizePolicy policy = null;
+    int[] inputSize = null;
     if (kind == Kind.PROBABILITIES) {
       activation = readActivation(r, out, k, rebuildHint);
       policy = readResizePolicy(r, preprocess, rebuildHint);
-      checkInputSize(r, preprocess, mapH, mapW, rebuildHint);
+      inputSize = readInputSize(r, preprocess, rebuildHint);
     }
 
     if (k > 0 && !labels.isEmpty()) {
@@ -239,7 +254,9 @@ public final class SegmentationSpec {
       }
     }
     if (r.errorCount() > errorsBefore) return null;
-    return new SegmentationSpec(kind, k, activation, mapH, mapW, policy, labels);
+    int inputH = inputSize == null ? -1 : inputSize[0];
+    int inputW = inputSize == null ? -1 : inputSize[1];
+    return new SegmentationSpec(kind, k, activation, mapH, mapW, inputH, inputW, policy, labels);
   }
 
   /** A mask's shape is symbolic (["H", "W"]: the frame's); absent is fine, anything else is not 2-d. */
@@ -310,22 +327,35 @@ public final class SegmentationSpec {
     return policy;
   }
 
-  /** The maps are at the network input's resolution: preprocess.input_size [3, h, w] must agree. */
-  private static void checkInputSize(
-      Manifest.Reader r, Map<String, Object> preprocess, int mapH, int mapW, String rebuildHint) {
+  /**
+   * The network input's {@code [3, net_h, net_w]} ({@code preprocess.input_size}), as {@code
+   * {net_h, net_w}}; null, with an issue recorded, when absent or not that. Per-class maps need it
+   * even when their own size is known: with letterbox the frame's box is computed in input pixels
+   * and only then scaled to the maps', which may be smaller (stride-4 decoders) or, for other
+   * models, the same size; nothing in the maps' shape tells which. Every edgepack manifest has it.
+   */
+  private static int[] readInputSize(Manifest.Reader r, Map<String, Object> preprocess, String rebuildHint) {
     List<Long> size = r.integers(preprocess, "input_size", "preprocess.input_size", Code.OUTPUT_SHAPE_INVALID);
-    if (size == null) return;
-    if (size.size() != 3) {
-      r.issue(
-          Code.OUTPUT_SHAPE_INVALID,
-          "The manifest's preprocess.input_size " + size + " is not [3, h, w]. " + rebuildHint);
-    } else if (mapH > 0 && (size.get(1) != mapH || size.get(2) != mapW)) {
-      r.issue(
-          Code.OUTPUT_SHAPE_INVALID,
-          "The per-class maps are " + mapH + "×" + mapW + " (output.shape) but the network's input is "
-              + size.get(1) + "×" + size.get(2) + " (preprocess.input_size); the app maps the maps"
-              + " onto the photo through the network input, so they must agree. " + rebuildHint);
+    if (size == null) {
+      // a value of the wrong type was reported by the typed read
+      if (preprocess == null || preprocess.get("input_size") == null) {
+        r.issue(
+            Code.OUTPUT_SHAPE_INVALID,
+            "The manifest gives no preprocess.input_size [3, h, w], so the app can't tell which part"
+                + " of the per-class maps shows the photo. " + rebuildHint);
+      }
+      return null;
     }
+    boolean ok = size.size() == 3 && size.get(0) == 3;
+    for (int i = 1; ok && i < 3; i++) ok = size.get(i) >= 1 && size.get(i) <= Integer.MAX_VALUE;
+    if (!ok) {
+      r.issue(
+          Code.OUTPUT_SHAPE_INVALID,
+          "The manifest's preprocess.input_size " + size + " is not [3, h, w] with positive sizes"
+              + " (a damaged or edited manifest). " + rebuildHint);
+      return null;
+    }
+    return new int[] {size.get(1).intValue(), size.get(2).intValue()};
   }
 
   // ------------------------------------------------------------------ accessors
@@ -371,9 +401,31 @@ public final class SegmentationSpec {
     return mapWidth;
   }
 
+  /** The network input's height (net_h of {@code preprocess.input_size}) for per-class maps; -1 for a mask. */
+  public int getInputHeight() {
+    return inputHeight;
+  }
+
+  /** The network input's width (net_w of {@code preprocess.input_size}) for per-class maps; -1 for a mask. */
+  public int getInputWidth() {
+    return inputWidth;
+  }
+
   /** The resize policy of per-class maps; null for a mask (it is at the frame's resolution). */
   public ResizePolicy getResizePolicy() {
     return resizePolicy;
+  }
+
+  /**
+   * The box of the per-class maps that shows a {@code frameWidth × frameHeight} frame ({@link
+   * MaskBox#forPolicy}): all of them for squash, the frame's letterbox box, computed in network
+   * input pixels and scaled to the maps', for letterbox. For a mask (already the frame's), the
+   * whole frame.
+   */
+  public MaskBox frameBox(int frameWidth, int frameHeight) {
+    if (isMask()) return MaskBox.whole(frameWidth, frameHeight);
+    return MaskBox.forPolicy(
+        resizePolicy, frameWidth, frameHeight, inputWidth, inputHeight, mapWidth, mapHeight);
   }
 
   /** The shape the model's output must have for a frame of {@code width × height}. */
@@ -398,9 +450,11 @@ public final class SegmentationSpec {
   /** For the results note, e.g. "a class mask at the photo's resolution". */
   public String describe() {
     if (isMask()) return "a class mask at the photo's resolution";
+    String input = inputWidth == mapWidth && inputHeight == mapHeight
+        ? "" : String.format(Locale.ROOT, " from a %d×%d input", inputWidth, inputHeight);
     return String.format(
-        Locale.ROOT, "%d per-class %s at %d×%d (%s%s), the most likely class per pixel shown",
-        numClasses, numClasses == 1 ? "map" : "maps", mapWidth, mapHeight,
+        Locale.ROOT, "%d per-class %s at %d×%d%s (%s%s), the most likely class per pixel shown",
+        numClasses, numClasses == 1 ? "map" : "maps", mapWidth, mapHeight, input,
         activation == null ? "" : activation + ", ", resizePolicy.jsonName);
   }
 

@@ -10,8 +10,11 @@ public class MaskBoxTest {
 
   @Test
   public void squashIsTheWholeMap() {
+    // maps at the input's size, and maps at a quarter of it: the whole map either way
     assertEquals(new MaskBox(0, 0, 64, 48),
-        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.SQUASH, 640, 100, 64, 48));
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.SQUASH, 640, 100, 64, 48, 64, 48));
+    assertEquals(new MaskBox(0, 0, 32, 32),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.SQUASH, 640, 100, 128, 128, 32, 32));
   }
 
   @Test
@@ -53,6 +56,88 @@ public class MaskBoxTest {
   public void aSideThatWouldVanishKeepsOnePixel() {
     // 8192x16 into 64x64: s = 1/128 -> 64 x round(0.125) = 0 -> kept at 1
     assertEquals(new MaskBox(0, 31, 64, 1), MaskBox.letterbox(8192, 16, 64, 64));
+  }
+
+  // ------------------------------------------------ maps at the network's output resolution
+  // edgepack's light decoder: [K, 32, 32] maps from a 128x128 input (stride 4). The box is found in
+  // input pixels, then each edge scales by 32/128 and rounds half to even (Predictor.frame_mask).
+
+  @Test
+  public void aWideFrameInQuarterResolutionMaps() {
+    // 640x480: ratio = max(480/128, 640/128) = 5 -> (rh, rw) = (96, 128); top = (128 - 96) // 2 = 16
+    assertEquals(new MaskBox(0, 16, 128, 96), MaskBox.letterbox(640, 480, 128, 128));
+    // rows 16*0.25 = 4 to 112*0.25 = 28, all 32 columns
+    assertEquals(new MaskBox(0, 4, 32, 24),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 640, 480, 128, 128, 32, 32));
+    // 640x460: rh = round(460/5) = 92, top = 18 -> rows round(4.5) = 4 (half to even; Math.round: 5)
+    // to round(27.5) = 28: the same 24 rows
+    assertEquals(new MaskBox(0, 18, 128, 92), MaskBox.letterbox(640, 460, 128, 128));
+    assertEquals(new MaskBox(0, 4, 32, 24),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 640, 460, 128, 128, 32, 32));
+  }
+
+  @Test
+  public void aTallFrameInQuarterResolutionMaps() {
+    // 460x640: ratio = max(640/128, 460/128) = 5 -> (rh, rw) = (128, 92); left = (128 - 92) // 2 = 18
+    assertEquals(new MaskBox(18, 0, 92, 128), MaskBox.letterbox(460, 640, 128, 128));
+    // columns round(18*0.25 = 4.5) = 4 (half to even) to round(110*0.25 = 27.5) = 28, all 32 rows
+    assertEquals(new MaskBox(4, 0, 24, 32),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 460, 640, 128, 128, 32, 32));
+    // 300x500: ratio = 500/128 = 3.90625 -> rw = round(76.8) = 77, left = 25 -> columns
+    // round(6.25) = 6 to round(102*0.25 = 25.5) = 26
+    assertEquals(new MaskBox(6, 0, 20, 32),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 300, 500, 128, 128, 32, 32));
+  }
+
+  @Test
+  public void mapSizesThatDivideNothing() {
+    // a 128-wide, 96-high input with [K, 33, 17] maps: sy = 33/96 = 0.34375, sx = 17/128 = 0.1328125
+    // 640x320: ratio = max(320/96, 640/128) = 5 -> (rh, rw) = (64, 128), top = (96 - 64) // 2 = 16
+    // -> rows 16*0.34375 = 5.5 -> 6, 80*0.34375 = 27.5 -> 28; all 17 columns
+    assertEquals(new MaskBox(0, 6, 17, 22),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 640, 320, 128, 96, 17, 33));
+    // 320x640: ratio = 640/96 -> (rh, rw) = (96, 48), left = (128 - 48) // 2 = 40
+    // -> columns 40*0.1328125 = 5.3125 -> 5, 88*0.1328125 = 11.6875 -> 12; all 33 rows
+    assertEquals(new MaskBox(5, 0, 7, 33),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 320, 640, 128, 96, 17, 33));
+  }
+
+  @Test
+  public void mapsAtTheInputsSizeKeepTheInputBox() {
+    assertEquals(new MaskBox(3, 5, 7, 9), new MaskBox(3, 5, 7, 9).scaledTo(20, 20, 20, 20));
+    assertEquals(new MaskBox(0, 16, 128, 96),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 640, 480, 128, 128, 128, 128));
+  }
+
+  @Test
+  public void aBoxThinnerThanAMapRowKeepsOneRow() {
+    // 1920x16 into 128x128: ratio = 15 -> rh = round(1.0667) = 1, top = 63 -> map rows
+    // round(15.75) = 16 to round(16.0) = 16: an empty slice in Python; the app keeps row 16
+    assertEquals(new MaskBox(0, 63, 128, 1), MaskBox.letterbox(1920, 16, 128, 128));
+    assertEquals(new MaskBox(0, 16, 32, 1),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 1920, 16, 128, 128, 32, 32));
+    // and the same on the other axis
+    assertEquals(new MaskBox(16, 0, 1, 32),
+        MaskBox.forPolicy(SegmentationSpec.ResizePolicy.LETTERBOX, 16, 1920, 128, 128, 32, 32));
+    // the last input row rounds to map row 32, past the map: the last map row
+    assertEquals(new MaskBox(0, 31, 32, 1), new MaskBox(0, 127, 128, 1).scaledTo(128, 128, 32, 32));
+  }
+
+  @Test
+  public void theScaledSizeIsComputedAsTheModelComputesIt() {
+    // 576x9 into 224x224: the model's 9 / (576/224) is 3.4999999999999996 -> 3 rows; the textbook
+    // 9 * (224/576) is 3.5 in doubles -> 4 rows, one row off the model's padding
+    assertEquals(new MaskBox(0, 110, 224, 3), MaskBox.letterbox(576, 9, 224, 224));
+  }
+
+  @Test
+  public void aBoxOutsideTheInputIsRejected() {
+    try {
+      new MaskBox(0, 100, 128, 96).scaledTo(128, 128, 32, 32);
+      fail();
+    } catch (IllegalArgumentException expected) {
+      // ok
+    }
   }
 
   @Test

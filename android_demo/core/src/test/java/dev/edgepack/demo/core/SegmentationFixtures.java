@@ -9,26 +9,35 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The hand-written segmentation manifests under core/src/test/resources/segmentation/ (written to
- * the contract of issue #13 item 8 before edgepack builds segmentation models; see their "note"),
- * as fresh mutable JSON values, and small builders for outputs.
+ * The segmentation manifests under core/src/test/resources/segmentation/, copied unchanged from
+ * real {@code edgepack build --task segmentation} files (see the README there), as fresh mutable
+ * JSON values, and small builders for outputs. Tests that need a variant edit a fresh copy.
  */
 final class SegmentationFixtures {
-  static final String MASK = "manifest_mask.handwritten.json";
-  static final String PROBABILITIES = "manifest_probabilities.handwritten.json";
+  /** .ptl, output.kind "mask" (uint8 [H, W] at the frame), 7 classes, squash. */
+  static final String MASK = "mask.ptl.manifest.json";
+  /** .ptl, per-class softmax maps [7, 32, 32] from a [3, 128, 128] input, letterbox. */
+  static final String MAPS_LETTERBOX = "probs_letterbox.ptl.manifest.json";
+  /** .pte, per-class softmax maps [7, 32, 32] from a [3, 128, 128] input, squash. */
+  static final String MAPS_PTE = "probs.pte.manifest.json";
   static final List<String> SHAPE_LABELS =
       Arrays.asList("background", "circle", "cross", "ring", "square", "star", "triangle");
 
   private SegmentationFixtures() {}
 
-  /** The .ptl manifest of a mask model (7 classes). */
+  /** {@link #MASK} (parse with {@link #parsePtl}). */
   static Map<String, Object> mask() {
     return read(MASK);
   }
 
-  /** The .pte manifest of a per-class maps model ([7, 64, 64], softmax, letterbox). */
-  static Map<String, Object> probabilities() {
-    return read(PROBABILITIES);
+  /** {@link #MAPS_LETTERBOX} (parse with {@link #parsePtl}). */
+  static Map<String, Object> mapsLetterbox() {
+    return read(MAPS_LETTERBOX);
+  }
+
+  /** {@link #MAPS_PTE} (parse with {@link #parsePte}). */
+  static Map<String, Object> mapsPte() {
+    return read(MAPS_PTE);
   }
 
   private static Map<String, Object> read(String name) {
@@ -37,11 +46,13 @@ final class SegmentationFixtures {
     return Json.parseObject(Fixtures.read(f));
   }
 
-  static Manifest parseMask(Map<String, Object> m) {
+  /** As the app reads the manifest of a .ptl file. */
+  static Manifest parsePtl(Map<String, Object> m) {
     return Fixtures.reparse(m, ModelFormat.PTL);
   }
 
-  static Manifest parseProbabilities(Map<String, Object> m) {
+  /** As the app reads the manifest of a .pte file. */
+  static Manifest parsePte(Map<String, Object> m) {
     return Fixtures.reparse(m, ModelFormat.PTE);
   }
 

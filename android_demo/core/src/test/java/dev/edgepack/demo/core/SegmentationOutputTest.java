@@ -8,6 +8,7 @@ import static org.junit.Assert.fail;
 
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.function.IntBinaryOperator;
 import org.junit.Test;
 
 /**
@@ -18,8 +19,14 @@ public class SegmentationOutputTest {
   private static final SegmentationSpec MASK3 =
       SegmentationSpec.mask(3, Arrays.asList("background", "person", "car"));
 
+  /** [k, h, w] maps at the network input's own resolution (as smp and torchvision models return). */
   private static SegmentationSpec maps(int k, int h, int w, SegmentationSpec.ResizePolicy policy) {
-    return SegmentationSpec.probabilities(k, "softmax", h, w, policy, Collections.<String>emptyList());
+    return maps(k, h, w, h, w, policy);
+  }
+
+  /** [k, h, w] maps from a netH × netW network input. */
+  private static SegmentationSpec maps(int k, int h, int w, int netH, int netW, SegmentationSpec.ResizePolicy policy) {
+    return SegmentationSpec.probabilities(k, "softmax", h, w, netH, netW, policy, Collections.<String>emptyList());
   }
 
   private static void assertProblem(String problem, String... parts) {
@@ -188,10 +195,104 @@ public class SegmentationOutputTest {
     for (int y = 0; y < 39; y++) assertEquals("row " + y, 1, m.classAt(0, y));
   }
 
+  // ------------------------------------- maps at the network's output resolution (real manifests)
+
+  /**
+   * [k, h, w] maps whose most likely class is {@code inside.applyAsInt(x, y)} inside {@code box}
+   * (map pixels) and class 0 in the padding around it.
+   */
+  private static float[] mapsWithBox(int k, int h, int w, MaskBox box, IntBinaryOperator inside) {
+    float[] v = new float[k * h * w];
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        boolean in = x >= box.left && x < box.left + box.width && y >= box.top && y < box.top + box.height;
+        v[(in ? inside.applyAsInt(x, y) : 0) * h * w + y * w + x] = 1f;
+      }
+    }
+    return v;
+  }
+
+  private static void assertDecodedBox(ClassMask m, MaskBox box, IntBinaryOperator inside) {
+    assertEquals("width", box.width, m.getWidth());
+    assertEquals("height", box.height, m.getHeight());
+    for (int y = 0; y < box.height; y++) {
+      for (int x = 0; x < box.width; x++) {
+        assertEquals("(" + x + ", " + y + ")", inside.applyAsInt(box.left + x, box.top + y), m.classAt(x, y));
+      }
+    }
+  }
+
+  @Test
+  public void quarterResolutionLetterboxMapsOfARealManifest() {
+    // probs_letterbox.ptl: [7, 32, 32] softmax maps from a 128x128 input, letterbox
+    SegmentationSpec spec = SegmentationFixtures.parsePtl(SegmentationFixtures.mapsLetterbox()).getSegmentation();
+    IntBinaryOperator inside = (x, y) -> 1 + (x + 2 * y) % 6;
+    // a tall 460x640 frame: 92x128 of the input from column 18 -> map columns 4.5 -> 4 to 27.5 -> 28
+    MaskBox tall = new MaskBox(4, 0, 24, 32);
+    // a wide 640x480 frame: 128x96 of the input from row 16 -> map rows 4 to 28
+    MaskBox wide = new MaskBox(0, 4, 32, 24);
+    for (Object[] c : new Object[][] {{460, 640, tall}, {640, 480, wide}}) {
+      int frameW = (Integer) c[0];
+      int frameH = (Integer) c[1];
+      MaskBox box = (MaskBox) c[2];
+      assertEquals(box, spec.frameBox(frameW, frameH));
+      ModelOutput out = ModelOutput.float32(new long[] {7, 32, 32}, mapsWithBox(7, 32, 32, box, inside));
+      assertNull(SegmentationOutput.problem(out, spec, frameW, frameH));
+      ClassMask m = SegmentationOutput.decode(out, spec, frameW, frameH);
+      assertDecodedBox(m, box, inside);
+
+      // the legend counts the frame's pixels: none of them is padding (class 0)
+      SegmentationSummary summary = SegmentationSummary.of(
+          m, frameW, frameH, spec, SegmentationPalette.standard());
+      assertTrue(summary.toString(), !summary.getEntries().isEmpty());
+      for (SegmentationSummary.Entry e : summary.getEntries()) {
+        assertTrue(e + " in " + summary, e.classIndex != 0);
+      }
+    }
+  }
+
+  @Test
+  public void quarterResolutionSquashMapsOfARealManifestCoverTheFrame() {
+    // probs.pte: [7, 32, 32] softmax maps from a 128x128 input, squash: every map pixel is the photo's
+    SegmentationSpec spec = SegmentationFixtures.parsePte(SegmentationFixtures.mapsPte()).getSegmentation();
+    IntBinaryOperator cls = (x, y) -> (x * 3 + y) % 7;
+    MaskBox whole = MaskBox.whole(32, 32);
+    for (int[] frame : new int[][] {{1920, 1080}, {460, 640}, {128, 128}, {16, 1920}}) {
+      assertEquals(whole, spec.frameBox(frame[0], frame[1]));
+      ModelOutput out = ModelOutput.float32(new long[] {7, 32, 32}, mapsWithBox(7, 32, 32, whole, cls));
+      assertDecodedBox(SegmentationOutput.decode(out, spec, frame[0], frame[1]), whole, cls);
+    }
+    // maps of the input's size are not what this manifest promises
+    assertProblem(
+        SegmentationOutput.problem(ModelOutput.float32(new long[] {7, 128, 128}, new float[7 * 128 * 128]), spec, 640, 480),
+        "[7, 128, 128]", "[7, 32, 32]");
+  }
+
+  @Test
+  public void mapsThatDivideNothingAreCutWhereTheFrameIs() {
+    // input 96 high x 128 wide, maps [3, 33, 17]; a 640x320 frame fills rows 16..80 of the input,
+    // map rows 16*33/96 = 5.5 -> 6 to 80*33/96 = 27.5 -> 28 (see MaskBoxTest)
+    SegmentationSpec spec = maps(3, 33, 17, 96, 128, SegmentationSpec.ResizePolicy.LETTERBOX);
+    MaskBox box = new MaskBox(0, 6, 17, 22);
+    IntBinaryOperator inside = (x, y) -> 1 + (y % 2);
+    ModelOutput out = ModelOutput.float32(new long[] {3, 33, 17}, mapsWithBox(3, 33, 17, box, inside));
+    assertDecodedBox(SegmentationOutput.decode(out, spec, 640, 320), box, inside);
+  }
+
+  @Test
+  public void aFrameThinnerThanAMapRowGetsOneRow() {
+    // 1920x16 into 128x128 with 32x32 maps: 1 input row (63) -> map row 16 (see MaskBoxTest)
+    SegmentationSpec spec = SegmentationFixtures.parsePtl(SegmentationFixtures.mapsLetterbox()).getSegmentation();
+    MaskBox box = new MaskBox(0, 16, 32, 1);
+    IntBinaryOperator inside = (x, y) -> 1 + x % 6;
+    ModelOutput out = ModelOutput.float32(new long[] {7, 32, 32}, mapsWithBox(7, 32, 32, box, inside));
+    assertDecodedBox(SegmentationOutput.decode(out, spec, 1920, 16), box, inside);
+  }
+
   @Test
   public void oneSigmoidMapDecodesToBackgroundAndForeground() {
     SegmentationSpec spec = SegmentationSpec.probabilities(
-        1, "sigmoid", 1, 2, SegmentationSpec.ResizePolicy.SQUASH, Collections.singletonList("person"));
+        1, "sigmoid", 1, 2, 1, 2, SegmentationSpec.ResizePolicy.SQUASH, Collections.singletonList("person"));
     ClassMask m = SegmentationOutput.decode(ModelOutput.float32(new long[] {1, 1, 2}, new float[] {0.2f, 0.8f}), spec, 2, 1);
     assertEquals(0, m.classAt(0, 0));
     assertEquals(1, m.classAt(1, 0));
@@ -201,7 +302,7 @@ public class SegmentationOutputTest {
 
   @Test
   public void outputCheckSendsEachTaskToItsCheck() {
-    Manifest seg = SegmentationFixtures.parseMask(SegmentationFixtures.mask());
+    Manifest seg = SegmentationFixtures.parsePtl(SegmentationFixtures.mask());
     assertNull(OutputCheck.problem(maskOutput(2, 1, 0, 6), seg, 2, 1));
     assertProblem(OutputCheck.problem(maskOutput(2, 1, 0, 7), seg, 2, 1), "class index 7");
 

@@ -89,7 +89,7 @@ public class SegmentationSummaryTest {
     assertEquals("class 2 100.0%", s.legend(1));
 
     SegmentationSpec binary = SegmentationSpec.probabilities(
-        1, "sigmoid", 2, 2, SegmentationSpec.ResizePolicy.SQUASH, Collections.singletonList("person"));
+        1, "sigmoid", 2, 2, 2, 2, SegmentationSpec.ResizePolicy.SQUASH, Collections.singletonList("person"));
     SegmentationSummary b = SegmentationSummary.of(ClassMask.ofUint8(new byte[] {0, 1}, 2, 1), 2, 1, binary, PALETTE);
     assertEquals("person 50.0% · background 50.0%", b.legend(2));
   }
