@@ -112,6 +112,11 @@ def _static_qconfig_mapping(engine: str):
 
 
 def calibration_batches(directory, count: int, preprocess: nn.Module, max_pixels: int) -> List[torch.Tensor]:
+    import pathlib
+
+    root = pathlib.Path(directory)
+    if (root / "images").is_dir() and (root / "masks").is_dir():
+        directory = root / "images"  # a segmentation set: its masks are not calibration images
     items = list_images(directory, limit=count)
     batches = []
     with torch.no_grad():
@@ -122,11 +127,68 @@ def calibration_batches(directory, count: int, preprocess: nn.Module, max_pixels
     return batches
 
 
+class ContiguousHardtanh(nn.Module):
+    """`ReLU6`/`Hardtanh` whose input is made contiguous first: torch's quantized clamp kernel
+    (what FX maps ReLU6, Hardtanh and clamp to) reads a channels-last quantized tensor, which
+    is what a quantized convolution outputs, in the wrong order (torch 2.12; relu, hardswish and
+    hardsigmoid are unaffected). The float function is the same; `tests/test_quantize.py` keeps
+    the kernel bug itself under watch."""
+
+    def __init__(self, min_val: float, max_val: float):
+        super().__init__()
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.hardtanh(x.contiguous(), self.min_val, self.max_val)
+
+
+def _plain_batchnorm(module: nn.Module) -> nn.Module:
+    """timm's BatchNormAct2d (BatchNorm2d + drop + activation in one module) as BatchNorm2d,
+    drop, activation: FX traces into the fused module, so the convolution before it is not
+    folded with the BatchNorm and its output is quantized before the per-channel scaling, which
+    costs channels with small pre-norm values most of their resolution."""
+    bn = nn.BatchNorm2d(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+    bn.load_state_dict({k: v for k, v in module.state_dict().items() if k in bn.state_dict()})
+    return nn.Sequential(bn.eval(), module.drop, module.act)
+
+
+def quantization_friendly(model: nn.Module) -> Tuple[nn.Module, dict]:
+    """(model, counts): a copy of `model` in which every ReLU6/Hardtanh module is a
+    `ContiguousHardtanh` and every timm BatchNormAct2d a plain BatchNorm2d + activation, or
+    `model` itself when it has neither. The float function is unchanged. mobilenetv2 and the
+    efficientnet family use both throughout: without this their static int8 output is noise."""
+    try:
+        from timm.layers import BatchNormAct2d
+    except ImportError:  # pragma: no cover - timm is a dependency
+        BatchNormAct2d = ()
+    found = {"contiguous_clamps": [n for n, m in model.named_modules() if type(m) in (nn.ReLU6, nn.Hardtanh)],
+             "unfused_batchnorms": [n for n, m in model.named_modules()
+                                    if type(m) is BatchNormAct2d and type(m.drop) is nn.Identity]}
+    if not any(found.values()):
+        return model, {}
+    import copy
+
+    model = copy.deepcopy(model)
+    for kind in ("unfused_batchnorms", "contiguous_clamps"):  # clamps inside the replaced BN modules too
+        names = [n for n, m in model.named_modules()
+                 if (type(m) is BatchNormAct2d and type(m.drop) is nn.Identity if kind == "unfused_batchnorms"
+                     else type(m) in (nn.ReLU6, nn.Hardtanh))]
+        for name in names:
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            old = getattr(parent, child)
+            new = _plain_batchnorm(old) if kind == "unfused_batchnorms" else ContiguousHardtanh(old.min_val, old.max_val)
+            setattr(parent, child, new)
+    return model.eval(), {k: len(v) for k, v in found.items() if v}
+
+
 def quantize_static(model: nn.Module, engine: str, batches: List[torch.Tensor], size,
                     report: Callable[[str], None]) -> Tuple[nn.Module, dict]:
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     example = (torch.zeros(1, 3, *size),)
+    original = model
+    model, rewritten = quantization_friendly(model)
     try:
         # No deepcopy: torch.fx traces into a new GraphModule, fuses conv+bn into copies and swaps
         # modules only there, so `model` keeps its weights and outputs (tests/test_quantize.py
@@ -154,6 +216,7 @@ def quantize_static(model: nn.Module, engine: str, batches: List[torch.Tensor], 
     quantized_types = (torch.ao.nn.quantized.Conv2d, torch.ao.nn.quantized.Linear,
                        torch.ao.nn.intrinsic.quantized.ConvReLU2d, torch.ao.nn.intrinsic.quantized.LinearReLU)
     converted_modules = dict(converted.named_modules())
+    model = original
     float_layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     covered = [n for n in float_layers if isinstance(converted_modules.get(n), quantized_types)]
     left_float = [n for n in float_layers if n not in covered]
@@ -161,6 +224,7 @@ def quantize_static(model: nn.Module, engine: str, batches: List[torch.Tensor], 
             "weights": "per-channel int8" if engine == "qnnpack" else "per-channel int8 (reduce_range)",
             "quantized_modules": len(covered), "float_modules": left_float[:50],
             "float_module_count": len(left_float)}
+    info.update(rewritten)
     info.update(_coverage(model, covered, size))
     if left_float:
         report(f"  note: {len(left_float)} conv/linear layers stay float: {', '.join(left_float[:5])}"

@@ -169,3 +169,63 @@ def test_mac_profile_counts_convs_and_linears():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 2))
     macs = mac_profile(net, (4, 4))
     assert macs == {"0": 8 * 4 * 4 * 27, "2": 2 * 128}
+
+
+def _conv_bn_relu6_net() -> torch.nn.Module:
+    """mobilenetv2's building block: conv -> timm BatchNormAct2d(ReLU6), twice, with spread-out
+    BatchNorm scales (as training leaves them)."""
+    from timm.layers import BatchNormAct2d
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False),
+                        BatchNormAct2d(16, act_layer=torch.nn.ReLU6),
+                        torch.nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False),
+                        BatchNormAct2d(16, act_layer=torch.nn.ReLU6))
+    for bn in (net[1], net[3]):
+        bn.running_var.uniform_(0.01, 4.0)
+        bn.weight.data.uniform_(0.2, 3.0)
+    return net.eval()
+
+
+def test_quantized_clamp_kernel_misreads_channels_last():
+    """The torch bug `quantize.ContiguousHardtanh` works around: quantized clamp/relu6 on a
+    channels-last quantized tensor (what a quantized conv outputs) is wrong. When a torch release
+    fixes it this fails: drop the workaround then."""
+    torch.backends.quantized.engine = "qnnpack"
+    x = torch.quantize_per_tensor(torch.randn(1, 16, 8, 8) * 3, 0.05, 100, torch.quint8)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    expected = torch.nn.functional.relu6(x.dequantize())
+    assert torch.allclose(torch.nn.functional.relu6(x).dequantize(), expected, atol=0.06)
+    assert not torch.allclose(torch.nn.functional.relu6(channels_last).dequantize(), expected, atol=0.06)
+
+
+def test_static_int8_of_relu6_networks_keeps_their_output():
+    """Static int8 of conv + BatchNormAct2d(ReLU6) stays close to float (cosine >= 0.99); without
+    the rewrite (`quantization_friendly`) it is noise."""
+    from edgepack.quantize import quantization_friendly, quantize_static
+
+    torch.backends.quantized.engine = "qnnpack"
+    net = _conv_bn_relu6_net()
+    batches = [torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(8)]
+    with torch.no_grad():
+        expected = net(batches[0])
+    friendly, counts = quantization_friendly(net)
+    assert counts == {"contiguous_clamps": 2, "unfused_batchnorms": 2} and friendly is not net
+    with torch.no_grad():  # the rewrite keeps the float function
+        assert torch.allclose(friendly(batches[0]), expected, atol=1e-6)
+    quantized, info = quantize_static(net, "qnnpack", batches, (32, 32), lambda m: None)
+    assert info["contiguous_clamps"] == 2 and info["quantized_modules"] == 2
+    with torch.no_grad():
+        cos = torch.nn.functional.cosine_similarity(quantized(batches[0]).flatten(), expected.flatten(), 0)
+    assert cos >= 0.99
+
+    import edgepack.quantize as q
+
+    original = q.quantization_friendly
+    try:
+        q.quantization_friendly = lambda model: (model, {})
+        broken, _ = quantize_static(net, "qnnpack", batches, (32, 32), lambda m: None)
+    finally:
+        q.quantization_friendly = original
+    with torch.no_grad():
+        assert torch.nn.functional.cosine_similarity(broken(batches[0]).flatten(), expected.flatten(), 0) < 0.9
