@@ -1,4 +1,4 @@
-# Fresh machine:  make demo  (set up + package the bundled example)   |   make test  (set up + all tests)
+# Fresh machine:  make demo  (set up + package the bundled examples)   |   make test  (set up + all tests)
 PYTHON ?= python3
 VENV ?= .venv
 FALLBACK_VENV ?= .venv-fallback
@@ -57,6 +57,11 @@ demo: setup
 	$(VENV)/bin/edgepack predict out/shapes_regnet.pte examples/images/*/*.png --top-k 3
 	$(VENV)/bin/edgepack inspect out/shapes_regnet.pte
 	$(VENV)/bin/edgepack bench out/shapes_regnet.ptl out/shapes_regnet.pte --threads 1
+	$(VENV)/bin/edgepack build examples/shapes_segmenter.ckpt -o out/shapes_segmenter.ptl --force --val examples/segmentation
+	$(VENV)/bin/edgepack build examples/shapes_segmenter.ckpt -o out/shapes_segmenter.pte --force --val examples/segmentation
+	$(VENV)/bin/edgepack predict out/shapes_segmenter.ptl examples/segmentation/images/00000.png --mask-out out/shapes_mask.png --overlay-out out/shapes_overlay.png
+	$(VENV)/bin/edgepack predict out/shapes_segmenter.pte examples/segmentation/images/0000*.png
+	$(VENV)/bin/edgepack bench out/shapes_segmenter.ptl out/shapes_segmenter.pte --threads 1
 
 test: test-unit test-fallback test-compat test-wheel test-android
 

@@ -1,4 +1,4 @@
-"""edgepack: trained image classifiers in, validated PyTorch Lite-interpreter files out.
+"""edgepack: trained image classifiers, segmenters and embedding models in, validated mobile model files out.
 
 The public API is imported lazily (PEP 562) so that `edgepack --help` and an early Ctrl-C do not
 pay for, or get caught inside, importing torch, timm and Lightning.
@@ -20,6 +20,7 @@ _API = {
     "EdgepackError": "errors",
     "ValidationError": "errors",
     "ImageClassifier": "models",
+    "SemanticSegmenter": "segmenter",
     "build": "builder",
     "BuildOptions": "package",
     "BuildResult": "package",

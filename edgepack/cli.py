@@ -116,7 +116,8 @@ def _print_json(doc) -> None:
 @click.group(cls=EdgepackGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgepack")
 def main():
-    """Package trained image classifiers into validated PyTorch Lite (.ptl) or ExecuTorch (.pte) files."""
+    """Package trained image classifiers, segmenters and embedding models into validated PyTorch Lite (.ptl) or
+    ExecuTorch (.pte) files."""
 
 
 @main.command()
@@ -135,8 +136,10 @@ def main():
 @click.option("--input", "input_kind", type=click.Choice(["rgb", "rgba", "float"]), default="rgb", show_default=True,
               help="rgb: uint8 [H,W,3] RGB or [H,W,4] RGBA frame in (alpha ignored), preprocessing bundled; rgba is "
                    "an alias of rgb (same file). float: normalised [N,3,S,S] in.")
-@click.option("--output-kind", "--output-type", "output_kind", type=click.Choice(["probabilities", "logits"]),
-              default="probabilities", show_default=True, help="Softmax/sigmoid inside the file, or raw logits.")
+@click.option("--output-kind", "--output-type", "output_kind", type=click.Choice(["probabilities", "logits", "mask"]),
+              help="Classifiers: probabilities (softmax/sigmoid inside the file, the default) or raw logits. "
+                   "Segmentation: mask (uint8 [H, W] class indices at the frame's size, the default) or "
+                   "probabilities (the per-class map at the network's resolution).")
 @click.option("--image-size", help="Network input size: N or HxW (default: the model's data config).")
 @click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "nearest"]))
 @click.option("--crop-pct", type=click.FloatRange(0.05, 2.0))
@@ -164,9 +167,19 @@ def main():
 @click.option("--min-agreement", type=float, default=0.98, show_default=True,
               help="Quantized builds: minimum top-1 agreement with the float model, judged on the --val "
                    "images when given. Embedding builds (float too): minimum top-1 retrieval agreement.")
-@click.option("--task", type=click.Choice(["classification", "embedding"]), default="classification",
+@click.option("--task", type=click.Choice(["classification", "embedding", "segmentation"]), default="classification",
               show_default=True, help="classification: class probabilities out. embedding: the network's pooled "
-                                      "features, L2-normalised, [D] out (no classifier).")
+                                      "features, L2-normalised, [D] out (no classifier). segmentation: a class "
+                                      "mask at the frame's size (set by segmentation sources themselves).")
+@click.option("--resize-policy", type=click.Choice(["squash", "letterbox"]),
+              help="Segmentation: how the frame becomes the network input (default: the source's data config, "
+                   "else squash). letterbox keeps the aspect ratio and pads (.ptl only).")
+@click.option("--min-pixel-agreement", type=float,
+              help="Segmentation: minimum share of mask pixels equal to the float model's (default 0.995 float, "
+                   "0.95 int8, judged on the --val images when given).")
+@click.option("--max-miou-drop", type=float,
+              help="Segmentation with ground-truth masks in --val (images/ + masks/): largest mIoU loss against "
+                   "the float model (default 0.005 float, 0.02 int8).")
 @click.option("--min-cosine", type=float, help="Embedding builds: minimum cosine similarity with the float model per "
                                                "input (default 0.9999 float, 0.99 int8).")
 @click.option("--accept-mismatch", is_flag=True, help="Keep the file even when validation fails.")
@@ -180,8 +193,10 @@ def main():
 def build(source, output, force, weights, arch, num_classes, model_class, trust_checkpoint, labels_file, method,
           input_kind, output_kind, image_size, interpolation, crop_pct, crop_mode, mean, std, channels_last,
           quantize, calib, calib_count, target, optimize, no_optimize, bytecode_version, runtime, val, val_count,
-          rtol, min_agreement, task, min_cosine, accept_mismatch, max_pixels, ops_yaml, fmt, max_side, as_json):
-    """Build a validated .ptl or .pte from SOURCE: a .ckpt, timm:NAME, or a state dict with --arch."""
+          rtol, min_agreement, task, resize_policy, min_pixel_agreement, max_miou_drop, min_cosine, accept_mismatch,
+          max_pixels, ops_yaml, fmt, max_side, as_json):
+    """Build a validated .ptl or .pte from SOURCE: a .ckpt, timm:NAME, a state dict with --arch, an smp
+    save_pretrained() folder, or torchvision:NAME (segmentation)."""
     from .builder import build as build_any
     from .package import BuildOptions
 
@@ -194,7 +209,8 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
         calib_count=calib_count, target=target, optimize="none" if no_optimize else optimize,
         bytecode_version=bytecode_version, runtime=runtime, val=val, val_count=val_count, rtol=rtol,
         min_agreement=min_agreement, accept_mismatch=accept_mismatch, max_pixels=max_pixels,
-        format=fmt, max_side=max_side, task=task, min_cosine=min_cosine,
+        format=fmt, max_side=max_side, task=task, min_cosine=min_cosine, resize_policy=resize_policy,
+        min_pixel_agreement=min_pixel_agreement, max_miou_drop=max_miou_drop,
     )
     if ops_yaml and (fmt == "pte" or (output or "").lower().endswith(".pte")):
         raise EdgepackError("--ops-yaml lists TorchScript operators for a selective lite build; "
@@ -217,17 +233,36 @@ def build(source, output, force, weights, arch, num_classes, model_class, trust_
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--top-k", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--max-pixels", type=click.IntRange(1), default=64_000_000, show_default=True)
+@click.option("--mask-out", type=click.Path(),
+              help="Segmentation: write the class mask as a PNG (palette image whose values are class indices); "
+                   "a folder with several images (IMAGE_mask.png each).")
+@click.option("--overlay-out", type=click.Path(),
+              help="Segmentation: write the photo with the mask's colours blended over it; a folder with several "
+                   "images (IMAGE_overlay.png each).")
 @click.option("--json", "as_json", is_flag=True)
-def predict(model, images, top_k, max_pixels, as_json):
+def predict(model, images, top_k, max_pixels, mask_out, overlay_out, as_json):
     """Run IMAGES through MODEL (.ptl in the lite interpreter, .pte in ExecuTorch) and print the top-k labels
-    (an embedding file: each vector's size and norm, and each image's top-k nearest neighbours among the others)."""
+    (an embedding file: each vector's size and norm, and each image's top-k nearest neighbours among the others;
+    a segmentation file: each image's class shares, and the mask / overlay PNGs on request)."""
     from .manifest import ManifestError
+    from .masks import output_path
     from .predict import Predictor, add_neighbours
 
     predictor = Predictor(model)
+    if (mask_out or overlay_out) and not predictor.segmentation:
+        raise EdgepackError(f"{model}: --mask-out/--overlay-out need a segmentation file; this one outputs "
+                            f"{predictor.output.get('kind')}")
+    many = len(images) > 1
+    for target in (mask_out, overlay_out):
+        if target is not None:
+            output_path(target, images[0], "", many)  # a bad target is refused before any image runs
     results, failed = [], 0
     for path in images:
         try:
+            if predictor.segmentation:
+                results.append(predictor.segment_file(path, max_pixels, output_path(mask_out, path, "_mask", many),
+                                                      output_path(overlay_out, path, "_overlay", many)))
+                continue
             results.append(predictor.predict_file(path, top_k=top_k, max_pixels=max_pixels))
         except ManifestError:
             raise  # the model file itself is at fault: no image can succeed
@@ -244,6 +279,13 @@ def predict(model, images, top_k, max_pixels, as_json):
             if "error" in res:
                 continue
             click.echo(res["image"])
+            if predictor.segmentation:
+                shares = " · ".join(f"{c['label']} {c['fraction']:.1%}" for c in res["classes"][:top_k])
+                click.echo(f"  mask  {res['size'][0]}x{res['size'][1]}  {shares}")
+                for key in ("mask_file", "overlay_file"):
+                    if key in res:
+                        click.echo(f"  wrote {res[key]}")
+                continue
             if predictor.embedding:
                 click.echo(f"  embedding  dim {res['dim']}, norm {res['norm']:.6f}")
                 for n, item in enumerate(res.get("neighbours", [])):

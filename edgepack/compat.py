@@ -186,6 +186,30 @@ def _judge(quantized: bool, cmp, embedding: bool = False) -> Optional[str]:
     return None
 
 
+SEG_MIN_PIXEL_AGREEMENT = {"float": 0.995, "int8": 0.95}
+
+
+def _judge_masks(report: dict, manifest: dict, ref_outputs, old_outputs) -> None:
+    """A segmentation file in the old runtime: its masks (or the argmax of its per-class maps)
+    against this torch's, by pixel agreement."""
+    from .seg_validate import MaskSpec, compare_masks
+
+    out = manifest.get("output") or {}
+    spec = MaskSpec(int(out.get("num_classes", 2)), "mask" if out.get("kind") == "mask" else "probabilities",
+                    binary=out.get("activation") == "sigmoid")
+    gate = SEG_MIN_PIXEL_AGREEMENT["int8" if report["quantized"] else "float"]
+    report["criteria"] = f"mask pixel agreement >= {gate}"
+    try:
+        cmp = compare_masks(ref_outputs, old_outputs, spec)
+    except EdgepackError as exc:
+        report["reason"] = f"outputs differ: {exc}"
+        return
+    report["comparison"] = cmp.to_dict()
+    agreement = cmp.pooled_agreement()
+    report["passed"] = agreement >= gate
+    report["reason"] = None if report["passed"] else f"outputs differ: mask pixel agreement {agreement:.2%} < {gate:.1%}"
+
+
 def _run_runner(exe: pathlib.Path, jobs: List[dict], workdir: pathlib.Path, timeout: float) -> tuple:
     """Run the jobs in the old runtime; survive crashes by rerunning the jobs after a crashed one.
 
@@ -238,7 +262,7 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
 
     from .inspect import open_artifact
     from .integrity import verify_ptl
-    from .manifest import check_manifest, check_output, is_embedding, norm_problem
+    from .manifest import check_manifest, check_output, is_embedding, is_segmentation, norm_problem
     from .validate import compare
 
     exe = runtime_python(runtime, python)
@@ -270,7 +294,8 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
         for ref_job, (path, _, _, manifest) in zip(ref_jobs, prepared):  # before the old runtime runs
             ref = ref_results.get(ref_job["model"], {})
             if ref.get("ran") and ref.get("stage") == "done":
-                check_output(torch.load(ref_job["outputs"], weights_only=True)[0], manifest, path)
+                first = torch.load(ref_job["outputs"], weights_only=True)[0]
+                check_output(first, manifest, path, frame=_check_inputs(manifest)[0][0])
         start = time.perf_counter()
         info, results = _run_runner(exe, old_jobs, workdir / "old", timeout)
         old_s = time.perf_counter() - start
@@ -306,6 +331,9 @@ def check_many(paths: Sequence, runtime: str = "2.1", python: Optional[str] = No
                          "setup": "cannot be set up"}.get(res.get("stage"), "fails")
                 report["error"] = res.get("error")
                 report["reason"] = f"{where} in torch {info.get('torch_version', key)}: {_summary(res.get('error'))}"
+                continue
+            if is_segmentation(manifest):
+                _judge_masks(report, manifest, ref_outputs, torch.load(old_job["outputs"], weights_only=True))
                 continue
             try:
                 cmp = compare(ref_outputs,

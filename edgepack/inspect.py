@@ -287,9 +287,16 @@ def format_manifest_lines(m: dict) -> List[str]:
         if pre:
             lines.append(f"  preprocess      {'bundled' if pre.get('bundled') else 'not bundled'}: "
                          f"size {pre.get('input_size')}, {pre.get('interpolation')}, crop {pre.get('crop_mode')} "
-                         f"{pre.get('crop_pct')}, mean {pre.get('mean')}, std {pre.get('std')}")
+                         f"{pre.get('crop_pct')}, mean {pre.get('mean')}, std {pre.get('std')}"
+                         + (f", resize policy {pre['resize_policy']}" if pre.get("resize_policy") else ""))
         lines.append(f"  task            {m.get('task')}")
-        if out.get("kind") == "embedding":
+        if out.get("kind") == "mask":
+            lines.append(f"  output          mask {out.get('dtype')} [H, W] at the frame's resolution: class index of "
+                         f"{out.get('num_classes')} classes ({out.get('upsampling')})")
+        elif m.get("task") == "segmentation":
+            lines.append(f"  output          per-class {out.get('activation')} map {out.get('dtype')} {out.get('shape')} "
+                         f"at the network's resolution; {out.get('frame_mapping')}")
+        elif out.get("kind") == "embedding":
             lines.append(f"  output          embedding {out.get('shape')}: {out.get('dim')} pooled features, "
                          f"L2-normalised ({out.get('activation')})")
         else:
@@ -308,6 +315,14 @@ def format_manifest_lines(m: dict) -> List[str]:
                          f"{val.get('mean_cosine')}, top-1 retrieval agreement {val.get('retrieval_top1_agreement')} "
                          f"(gate {val.get('min_agreement')}) on {val.get('inputs')}"
                          + (f" ({val['engine']} engine)" if val.get("engine") else ""))
+        elif val and "pixel_agreement" in val:
+            truth = (f"; mIoU on {val.get('truth_images')} ground-truth masks {val.get('miou')} vs float "
+                     f"{val.get('float_miou')} (drop {val.get('miou_drop')}, gate {val.get('max_miou_drop_gate')})"
+                     if val.get("miou") is not None else "")
+            lines.append(f"  validation      {'passed' if val.get('passed') else 'FAILED'}: mask pixel agreement "
+                         f"{val.get('judged_pixel_agreement')} on {val.get('judged_on')} (gate "
+                         f"{val.get('min_pixel_agreement_gate')}), mIoU vs eager {val.get('miou_vs_reference')}{truth}; "
+                         f"inputs {val.get('inputs')}" + (f" ({val['engine']} engine)" if val.get("engine") else ""))
         elif val:
             lines.append(f"  validation      {'passed' if val.get('passed') else 'FAILED'}: max rel err "
                          f"{val.get('max_rel_err')}, top-1 agreement {val.get('top1_agreement')} "

@@ -158,8 +158,10 @@ def read_manifest(path) -> Optional[dict]:
 # what the manifest says (a manifest copied onto another model). Unknown extra keys are allowed
 # (a newer edgepack of the same schema may add some).
 
-TASKS = ("multiclass", "multilabel", "embedding")
-OUTPUT_KINDS = {"probabilities": ("softmax", "sigmoid"), "logits": ("none",), "embedding": ("l2norm",)}
+TASKS = ("multiclass", "multilabel", "embedding", "segmentation")
+OUTPUT_KINDS = {"probabilities": ("softmax", "sigmoid"), "logits": ("none",), "embedding": ("l2norm",),
+                "mask": (None,)}
+MASK_SHAPE = ["H", "W"]  # a segmentation mask has the input frame's size
 UNIT_NORM_TOLERANCE = 1e-3  # |norm - 1| an embedding file's vectors may show (float32 rounding, int8)
 ENGINES = ("qnnpack", "x86", "fbgemm", "onednn", "xnnpack")  # xnnpack: a quantized .pte
 _SECTIONS = ("source", "preprocess", "quantization", "optimizer", "validation", "options", "memory", "executorch")
@@ -267,9 +269,13 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
     out = section(m, "output", "output", required=True)
     okind = out.get("kind")
     expect(okind, isinstance(okind, str) and okind in OUTPUT_KINDS, "output.kind",
-           '"probabilities", "logits" or "embedding"')
-    if (task == "embedding") != (okind == "embedding"):
+           '"probabilities", "logits", "embedding" or "mask"')
+    if (task == "embedding") != (okind == "embedding") or (okind == "mask" and task != "segmentation") \
+            or (task == "segmentation" and okind not in ("mask", "probabilities")):
         bad(f"output.kind {okind} does not go with task {task}")
+    if task == "segmentation":
+        _check_segmentation_output(m, kind, out, expect, bad)
+        return _check_rest(m, expect, section, optional)
     act = out.get("activation")
     expect(act, act in OUTPUT_KINDS[okind], "output.activation",
            " or ".join(json.dumps(a) for a in OUTPUT_KINDS[okind]) + f" for {okind}")
@@ -293,6 +299,38 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
         if len(labels) != n:
             bad(f"{len(labels)} labels for output.num_classes {n}")
 
+    return _check_rest(m, expect, section, optional)
+
+
+def _check_segmentation_output(m: dict, kind, out: dict, expect, bad) -> None:
+    """A segmentation file: image input; a uint8 mask [H, W] at the frame's size, or a float32
+    per-class map [C, h, w] (C = 1 for a binary model with sigmoid, else num_classes)."""
+    if kind != "image":
+        bad("a segmentation file takes image input (input.kind \"image\")")
+    n = out.get("num_classes")
+    expect(n, _is_int(n) and 2 <= n <= 256, "output.num_classes", "an integer in 2..256 for segmentation")
+    shape = out.get("shape")
+    if out.get("kind") == "mask":
+        expect(out.get("dtype"), out.get("dtype") == "uint8", "output.dtype", '"uint8" for a mask')
+        expect(shape, shape == MASK_SHAPE, "output.shape", '["H", "W"] for a mask (the frame\'s size)')
+    else:
+        act = out.get("activation")
+        expect(act, act in ("softmax", "sigmoid"), "output.activation", '"softmax" or "sigmoid"')
+        expect(out.get("dtype"), out.get("dtype") == "float32", "output.dtype", '"float32" for a per-class map')
+        channels = 1 if act == "sigmoid" else n
+        expect(shape, isinstance(shape, list) and len(shape) == 3 and all(_is_int(v) and v >= 1 for v in shape)
+               and shape[0] == channels, "output.shape", f"[{channels}, h, w] for this per-class map")
+        if act == "sigmoid" and n != 2:
+            bad(f"a sigmoid per-class map has 2 classes (background, foreground), not {n}")
+    labels = m.get("labels")
+    if labels is not None:
+        expect(labels, isinstance(labels, list) and all(isinstance(v, str) for v in labels), "labels",
+               "a list of strings or null")
+        if len(labels) != n:
+            bad(f"{len(labels)} labels for output.num_classes {n}")
+
+
+def _check_rest(m: dict, expect, section, optional) -> dict:
     q = section(m, "quantization", "quantization")
     optional(q, "mode", "quantization.mode", lambda v: v in ("none", "dynamic", "static"),
              '"none", "dynamic" or "static"')
@@ -316,16 +354,21 @@ def check_manifest(manifest, path, fmt: Optional[str] = None) -> dict:
         optional(src, key, f"source.{key}", lambda v: isinstance(v, str), "a string")
     et = section(m, "executorch", "executorch")
     optional(et, "version", "executorch.version", lambda v: isinstance(v, str), "a string")
-    return manifest
+    return m
 
 
-def check_output(output, manifest: dict, path) -> None:
+def check_output(output, manifest: dict, path, frame=None) -> None:
     """The model's real output (a tensor, or its shape as a list) against the manifest's
     `output.shape`, `num_classes` and labels: a manifest copied onto another model, or a model
-    swapped under a manifest, is caught on the first run instead of printing wrong labels."""
+    swapped under a manifest, is caught on the first run instead of printing wrong labels. A
+    mask is checked against the `frame` it was computed from (its size, dtype and values);
+    without a frame, only its rank."""
     shape = list(output) if isinstance(output, (list, tuple)) else list(getattr(output, "shape", []))
     out = manifest.get("output") or {}
     declared = out.get("shape")
+    if declared == MASK_SHAPE:
+        _check_mask_output(output, shape, out, path, frame)
+        return
     if [int(s) for s in shape] != declared:
         labels = manifest.get("labels")
         size = f"dim {out.get('dim')}" if out.get("kind") == "embedding" else f"num_classes {out.get('num_classes')}"
@@ -334,6 +377,24 @@ def check_output(output, manifest: dict, path) -> None:
             f"({size}"
             + (f", {len(labels)} labels" if isinstance(labels, list) else "")
             + "): the manifest does not belong to this model; rebuild it with 'edgepack build'")
+
+
+def _check_mask_output(output, shape, out: dict, path, frame) -> None:
+    wanted = list(frame.shape[:2]) if frame is not None else None
+    if len(shape) != 2 or (wanted is not None and [int(s) for s in shape] != [int(s) for s in wanted]):
+        raise ManifestError(f"{path}: the model's output has shape {[int(s) for s in shape]} but its manifest says a mask "
+                            f"of the frame's size{f' {wanted}' if wanted else ''}: the manifest does not belong to this "
+                            "model; rebuild it with 'edgepack build'")
+    if isinstance(output, torch.Tensor):
+        if output.dtype != torch.uint8:
+            raise ManifestError(f"{path}: the model's mask is {output.dtype}, its manifest says uint8")
+        if output.numel() and int(output.max()) >= int(out.get("num_classes", 0)):
+            raise ManifestError(f"{path}: the model's mask has class {int(output.max())}, its manifest says "
+                                f"{out.get('num_classes')} classes: the manifest does not belong to this model")
+
+
+def is_segmentation(manifest: dict) -> bool:
+    return manifest.get("task") == "segmentation"
 
 
 def is_embedding(manifest: dict) -> bool:

@@ -468,6 +468,11 @@ def run_build(cell: Cell, opts: MatrixOptions, output: pathlib.Path) -> dict:
         return {"status": "failed", "exit_code": proc.returncode,
                 "reason": f"{kind}: {one_line(reason or f'exit status {proc.returncode}')[:300]}"}
     manifest = doc.get("manifest") or {}
+    if manifest.get("task") == "segmentation":
+        # its reference rows (timm's classifier transform) and accuracy columns do not apply
+        raise EdgepackError(f"{cell.source.source}: is a segmentation model; edgepack matrix compares classifiers and "
+                            "embedding models; build each segmentation variant with 'edgepack build' and time them "
+                            "with 'edgepack bench'")
     val = manifest.get("validation") or {}
     agreement = judged_agreement(val)
     return {

@@ -31,20 +31,29 @@ from .export import _first_line, script_or_trace
 from .files import check_input_file, sha256_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
-from .pipeline import EmbeddingNetwork, ImagePipeline, TensorPipeline, timm_network
+from .pipeline import (EmbeddingNetwork, ImagePipeline, SegmentationNetwork, SegmentationPipeline, TensorPipeline,
+                       timm_network)
 from .runtimes import OPERATOR_LIST_RUNTIMES, runtime_operators
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size, resolve_config
+from .segmenter import RESIZE_POLICIES, crop_mode_for, policy_for
 from .sources import ModelSource, default_output_name, load_source
+from .seg_validate import (MaskComparison, MaskSpec, check_mask_classes, compare_masks, ground_truth_miou, read_mask,
+                           segmentation_items)
 from .validate import (Comparison, _round, accuracy, compare, list_images, load_lite, retrieval_agreement, run_all,
                        synthetic_images)
 
 INPUT_KINDS = ("rgb", "rgba", "float")
-OUTPUT_KINDS = ("probabilities", "logits")
+OUTPUT_KINDS = ("probabilities", "logits", "mask")
 TARGETS = {"mobile": "qnnpack", "x86": "x86"}
-BUILD_TASKS = ("classification", "embedding")
+BUILD_TASKS = ("classification", "embedding", "segmentation")
 # Embedding builds: minimum cosine similarity between the file's and the float model's vector, per
 # input, unless --min-cosine says otherwise. int8 moves a vector by a few degrees, float by ~nothing.
 EMBEDDING_MIN_COSINE = {"float": 0.9999, "int8": 0.99}
+# Segmentation builds: minimum share of mask pixels equal to the float model's, and largest mIoU
+# loss against ground-truth masks (when --val has them), unless the options say otherwise.
+SEGMENTATION_MIN_PIXEL_AGREEMENT = {"float": 0.995, "int8": 0.95}
+SEGMENTATION_MAX_MIOU_DROP = {"float": 0.005, "int8": 0.02}
+MAX_MASK_CLASSES = 256  # the mask is uint8
 DEFAULT_RTOL = 1e-3
 
 
@@ -64,7 +73,7 @@ class BuildOptions:
     # graph
     method: str = "trace"
     input: str = "rgb"
-    output_kind: str = "probabilities"
+    output_kind: Optional[str] = None  # None: "probabilities" (classifiers), "mask" (segmentation)
     image_size: Optional[Sequence[int]] = None
     interpolation: Optional[str] = None
     crop_pct: Optional[float] = None
@@ -95,6 +104,21 @@ class BuildOptions:
     # what the file outputs: "classification" (probabilities/logits) or "embedding" (pooled
     # features, L2-normalised)
     task: str = "classification"
+    # segmentation: how the frame becomes the network input ("squash" or "letterbox"; None: the
+    # source's data config) and the validation gates (None: SEGMENTATION_* defaults)
+    resize_policy: Optional[str] = None
+    min_pixel_agreement: Optional[float] = None
+    max_miou_drop: Optional[float] = None
+
+    def pixel_agreement_gate(self) -> float:
+        if self.min_pixel_agreement is not None:
+            return float(self.min_pixel_agreement)
+        return SEGMENTATION_MIN_PIXEL_AGREEMENT["int8" if self.quantize else "float"]
+
+    def miou_gate(self) -> float:
+        if self.max_miou_drop is not None:
+            return float(self.max_miou_drop)
+        return SEGMENTATION_MAX_MIOU_DROP["int8" if self.quantize else "float"]
 
     def cosine_gate(self) -> float:
         """The minimum per-input cosine an embedding build must reach."""
@@ -107,15 +131,20 @@ class BuildOptions:
         keep = ("method", "input", "output_kind", "quantize", "target", "optimize", "bytecode_version", "runtime", "rtol",
                 "min_agreement", "calib_count", "val_count", "channels_last", "num_classes", "arch", "format", "max_side")
         out = {k: getattr(self, k) for k in keep}
+        out["output_kind"] = self.output_kind or "probabilities"
         # "rgba" is an alias of "rgb": both bundle the same preprocessing, which takes [H, W, 3] and
         # [H, W, 4] frames alike, so both must give the same bytes.
         out["input"] = "rgb" if self.input == "rgba" else self.input
         out["calib"] = bool(self.calib)
         out["val"] = bool(self.val)
         out["labels_file"] = bool(self.labels_file)
-        if self.task != "classification":  # classifier manifests keep their bytes
+        if self.task == "embedding":  # classifier manifests keep their bytes
             # the classifier's output kind and --rtol do not apply (and are refused when set)
             out.update(task=self.task, min_cosine=self.cosine_gate(), output_kind=None, rtol=None)
+        elif self.task == "segmentation":
+            out.update(task=self.task, output_kind=self.output_kind or "mask", rtol=None,
+                       resize_policy=self.resize_policy, min_pixel_agreement=self.pixel_agreement_gate(),
+                       max_miou_drop=self.miou_gate())
         return out
 
 
@@ -193,7 +222,7 @@ def resolve_preprocess(source: ModelSource, opts: BuildOptions) -> PreprocessCon
 def _check_options(opts: BuildOptions) -> None:
     if opts.input not in INPUT_KINDS:
         raise EdgepackError(f"--input must be one of {', '.join(INPUT_KINDS)}")
-    if opts.output_kind not in OUTPUT_KINDS:
+    if opts.output_kind is not None and opts.output_kind not in OUTPUT_KINDS:
         raise EdgepackError(f"--output-kind must be one of {', '.join(OUTPUT_KINDS)}")
     if opts.optimize not in OPTIMIZE_MODES:
         raise EdgepackError(f"--optimize must be one of {', '.join(OPTIMIZE_MODES)}")
@@ -244,12 +273,24 @@ def _check_task_options(opts: BuildOptions) -> None:
     if opts.min_cosine is not None and (isinstance(opts.min_cosine, bool) or not isinstance(opts.min_cosine, (int, float))
                                         or not 0 <= opts.min_cosine <= 1):
         raise EdgepackError(f"--min-cosine must be a number in [0, 1], got {opts.min_cosine}")
+    for value, name in ((opts.min_pixel_agreement, "--min-pixel-agreement"), (opts.max_miou_drop, "--max-miou-drop")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+            raise EdgepackError(f"{name} must be a number in [0, 1], got {value}")
+    if opts.resize_policy is not None and opts.resize_policy not in RESIZE_POLICIES:
+        raise EdgepackError(f"--resize-policy must be one of {', '.join(RESIZE_POLICIES)}")
+    if opts.task == "segmentation":
+        _check_segmentation_options(opts)
+        return
+    # Segmentation-only options with the default task stay allowed until the source is loaded: a
+    # segmentation checkpoint sets the task itself (prepare refuses them for a classifier).
+    if opts.task == "embedding" and _segmentation_only(opts):
+        raise EdgepackError(f"{_segmentation_only(opts)[0]} applies to segmentation builds, not --task embedding")
     if opts.task == "classification":
         if opts.min_cosine is not None:
             raise EdgepackError("--min-cosine gates embedding builds (--task embedding); classifier builds are gated "
                                 "by --rtol (float) and --min-agreement (int8)")
         return
-    if opts.output_kind != "probabilities":
+    if opts.output_kind not in (None, "probabilities"):
         raise EdgepackError(f"--output-kind {opts.output_kind} does not apply to --task embedding: the file outputs "
                             "the L2-normalised feature vector, not class scores")
     if opts.labels_file is not None:
@@ -260,6 +301,31 @@ def _check_task_options(opts: BuildOptions) -> None:
     if opts.rtol != DEFAULT_RTOL:
         raise EdgepackError("--rtol gates classifier outputs; --task embedding builds are gated by --min-cosine "
                             "(and --min-agreement for nearest-neighbour agreement)")
+
+
+def _segmentation_only(opts: BuildOptions) -> List[str]:
+    named = ((opts.resize_policy, "--resize-policy"), (opts.min_pixel_agreement, "--min-pixel-agreement"),
+             (opts.max_miou_drop, "--max-miou-drop"), (opts.output_kind == "mask" or None, "--output-kind mask"))
+    return [name for value, name in named if value is not None]
+
+
+def _check_segmentation_options(opts: BuildOptions) -> None:
+    """Options that do not apply to a segmentation build, refused with the reason."""
+    if opts.output_kind not in (None, "mask", "probabilities"):
+        raise EdgepackError(f"--output-kind {opts.output_kind}: a segmentation file outputs the mask (default) or "
+                            "the per-class probabilities (--output-kind probabilities)")
+    if opts.input == "float":
+        raise EdgepackError("--input float: a segmentation file maps its mask onto the frame, which needs the bundled "
+                            "preprocessing; use --input rgb")
+    if opts.min_cosine is not None:
+        raise EdgepackError("--min-cosine gates embedding builds; segmentation builds are gated by "
+                            "--min-pixel-agreement and --max-miou-drop")
+    if opts.rtol != DEFAULT_RTOL:
+        raise EdgepackError("--rtol gates classifier outputs; segmentation builds are gated by --min-pixel-agreement "
+                            "and --max-miou-drop")
+    if opts.crop_pct is not None or opts.crop_mode is not None:
+        raise EdgepackError("--crop-pct/--crop-mode: a segmenter sees the whole frame; choose how it is resized with "
+                            "--resize-policy squash|letterbox")
 
 
 def _output_path(source: str, opts: BuildOptions, suffix: str = ".ptl") -> pathlib.Path:
@@ -392,6 +458,8 @@ class ValidationSet:
     targets: List[Optional[int]]  # class index for --val images in class folders, else None
     user: List[bool]  # True for the user's --val images
     described: str
+    truths: List[Optional[torch.Tensor]] = field(default_factory=list)  # segmentation: ground-truth masks
+    mask_spec: Optional[MaskSpec] = None  # segmentation: the outputs are judged as masks
 
 
 def _validation_inputs(opts: BuildOptions, image_input: bool, preprocess: Optional[ImagePreprocess],
@@ -440,10 +508,21 @@ class Prepared:
     stages: "_Stages"
     notes: List[str]
     dim: Optional[int] = None  # embedding builds: the vector's size
+    opts: Optional[BuildOptions] = None  # the options with the task resolved (a checkpoint may set it)
+    mask: Optional[MaskSpec] = None  # segmentation builds: how to read the output as a mask
+    net_output: Optional[List[int]] = None  # segmentation builds: the network's logits shape [K, h, w]
 
     @property
     def embedding(self) -> bool:
         return self.task == "embedding"
+
+    @property
+    def segmentation(self) -> bool:
+        return self.task == "segmentation"
+
+    @property
+    def letterbox(self) -> bool:
+        return self.segmentation and self.pre_cfg.crop_mode == crop_mode_for("letterbox")
 
     @property
     def num_outputs(self) -> int:
@@ -451,6 +530,8 @@ class Prepared:
         return 0 if self.embedding else self.src.num_classes
 
     def output_spec(self) -> dict:
+        if self.segmentation:
+            return self._segmentation_output_spec()
         if self.embedding:
             return {"kind": "embedding", "activation": "l2norm", "dtype": "float32",
                     "shape": [self.dim] if self.image_input else [1, self.dim], "dim": self.dim,
@@ -460,6 +541,75 @@ class Prepared:
         return {"kind": "logits" if self.activation == "none" else "probabilities",
                 "activation": self.activation, "dtype": "float32",
                 "shape": [n] if self.image_input else [1, n], "num_classes": n}
+
+    def _segmentation_output_spec(self) -> dict:
+        k, channels = self.mask.num_classes, self.net_output[0]
+        policy = policy_for(self.pre_cfg.crop_mode)
+        if self.mask.output == "mask":
+            rule = "logit > 0 (probability > 0.5)" if self.mask.binary else "argmax over classes"
+            return {"kind": "mask", "dtype": "uint8", "shape": ["H", "W"], "resolution": "frame", "num_classes": k,
+                    "values": "class index into labels", "network_channels": channels,
+                    "upsampling": f"logits resized bilinearly (align_corners=False) to the frame, then {rule}",
+                    "frame_mapping": "mask pixel (y, x) is frame pixel (y, x)"
+                                     + ("; the letterbox padding is cut off before upsampling"
+                                        if policy == "letterbox" else "")}
+        h, w = self.net_output[1], self.net_output[2]
+        net_h, net_w = self.pre_cfg.input_size
+        mapping = ("the map covers the whole frame, stretched (squash)" if policy == "squash" else
+                   f"letterbox: ratio = max(H/{net_h}, W/{net_w}); the frame fills (rh, rw) = (round(H/ratio), "
+                   f"round(W/ratio)) (halves to even) of the {net_h}x{net_w} network input from "
+                   f"(({net_h} - rh) // 2, ({net_w} - rw) // 2); "
+                   f"map coordinates scale by {h}/{net_h} vertically and {w}/{net_w} horizontally")
+        return {"kind": "probabilities", "activation": "sigmoid" if self.mask.binary else "softmax",
+                "dtype": "float32", "shape": [channels, h, w], "resolution": "network", "num_classes": k,
+                "frame_mapping": mapping}
+
+
+def preprocess_manifest(prep: Prepared, section: dict) -> dict:
+    """The manifest's "preprocess" section (a segmenter's also names its resize policy)."""
+    section = dict(section, source=prep.src.data_config_origin, bundled=prep.image_input)
+    if prep.segmentation:
+        section.update(resize_policy=policy_for(prep.pre_cfg.crop_mode), size_divisor=prep.src.size_divisor)
+    return section
+
+
+def make_pipeline(prep: Prepared, preprocess: torch.nn.Module, network: torch.nn.Module,
+                  channels_last: bool) -> torch.nn.Module:
+    """The module a format exports: bundled preprocessing -> network -> the task's output step."""
+    if prep.segmentation:
+        return SegmentationPipeline(preprocess, network, prep.mask.output, prep.mask.binary, prep.letterbox)
+    if prep.image_input:
+        return ImagePipeline(preprocess, network, prep.activation)
+    return TensorPipeline(network, prep.activation, channels_last=channels_last)
+
+
+def validation_inputs(prep: Prepared, opts: BuildOptions, preprocess, size) -> ValidationSet:
+    if prep.segmentation:
+        return _segmentation_inputs(opts, prep.mask)
+    return _validation_inputs(opts, prep.image_input, preprocess, size, prep.labels, prep.num_outputs)
+
+
+def _segmentation_inputs(opts: BuildOptions, spec: MaskSpec) -> ValidationSet:
+    """Seeded synthetic frames plus the --val images, with their ground-truth masks when the
+    folder has `images/` + `masks/`."""
+    images = synthetic_images()
+    truths: List[Optional[torch.Tensor]] = [None] * len(images)
+    user = [False] * len(images)
+    described = f"{len(images)} synthetic frames"
+    if opts.val:
+        items = segmentation_items(opts.val, limit=opts.val_count)
+        for path, mask_path in items:
+            images.append(read_image(path, opts.max_pixels, MIN_SIDE, MAX_SIDE))
+            check_frame_size(path, images[-1])
+            truth = None
+            if mask_path is not None:
+                truth = read_mask(mask_path, images[-1].shape[:2])
+                check_mask_classes(truth, spec.num_classes, mask_path)
+            truths.append(truth)
+        user += [True] * len(items)
+        with_truth = sum(t is not None for t in truths)
+        described += f" + {len(items)} images from --val" + (f" ({with_truth} with masks)" if with_truth else "")
+    return ValidationSet(images, [None] * len(images), user, described, truths=truths, mask_spec=spec)
 
 
 def prepare(source: str, opts: BuildOptions, report: Reporter, suffix: str = ".ptl") -> Prepared:
@@ -471,17 +621,21 @@ def prepare(source: str, opts: BuildOptions, report: Reporter, suffix: str = ".p
     report(f"edgepack: building {out} from {source}")
     src = stages.run("load", load_source, source, weights=opts.weights, arch=opts.arch,
                      num_classes=opts.num_classes, model_class=opts.model_class,
-                     trust_checkpoint=opts.trust_checkpoint)
+                     trust_checkpoint=opts.trust_checkpoint,
+                     task="segmentation" if opts.task == "segmentation" else None)
     _check_free_space(out.parent, _tensor_bytes(src.model))
     notes = list(src.notes)
     for note in notes:
         report(f"  note: {note}")
+    opts = _resolve_task(source, src, opts)
+    if opts.task == "segmentation":
+        return _prepare_segmentation(source, src, opts, out, stages, notes, report)
     pre_cfg = resolve_preprocess(src, opts)
     if opts.task == "embedding":
         dim = stages.run("features", _to_embedding_network, src, source, pre_cfg.input_size)
         report(f"  embedding: pooled features, {dim} values, L2-normalised")
         return Prepared(out=out, src=src, labels=None, task="embedding", activation="l2norm", pre_cfg=pre_cfg,
-                        image_input=opts.input != "float", stages=stages, notes=notes, dim=dim)
+                        image_input=opts.input != "float", stages=stages, notes=notes, dim=dim, opts=opts)
     labels = read_labels(opts.labels_file, src.num_classes) if opts.labels_file else src.labels
     if labels is not None and len(labels) != src.num_classes:
         raise EdgepackError(f"the checkpoint has {len(labels)} labels for {src.num_classes} classes")
@@ -489,7 +643,82 @@ def prepare(source: str, opts: BuildOptions, report: Reporter, suffix: str = ".p
     activation = "none" if opts.output_kind == "logits" else ("sigmoid" if src.multi_label else "softmax")
     return Prepared(out=out, src=src, labels=labels, task=task, activation=activation,
                     pre_cfg=pre_cfg, image_input=opts.input != "float",
-                    stages=stages, notes=notes)
+                    stages=stages, notes=notes, opts=opts)
+
+
+def _resolve_task(source: str, src: ModelSource, opts: BuildOptions) -> BuildOptions:
+    """The task the source and the options agree on: a segmentation source (smp folder,
+    torchvision:NAME, SemanticSegmenter checkpoint) makes the build a segmentation build."""
+    if src.task == "segmentation":
+        if opts.task == "embedding":
+            raise EdgepackError(f"{source}: is a segmentation model; --task embedding needs a timm classifier source")
+        opts = replace(opts, task="segmentation")
+        _check_segmentation_options(opts)
+        return opts
+    if opts.task == "segmentation":
+        raise EdgepackError(f"{source}: is not a segmentation model (an smp save_pretrained() folder, an smp state dict "
+                            "with --arch smp:ARCH:ENCODER, torchvision:NAME, a SemanticSegmenter checkpoint, or a "
+                            "LightningModule with --model-class whose forward returns [N, K, h, w])")
+    if _segmentation_only(opts):
+        raise EdgepackError(f"{_segmentation_only(opts)[0]} applies to segmentation builds; {source} is a classifier")
+    return opts
+
+
+def _prepare_segmentation(source: str, src: ModelSource, opts: BuildOptions, out, stages, notes,
+                          report: Reporter) -> Prepared:
+    """The segmentation contract: resize policy, network size, class count and the logits' shape."""
+    if src.data_config.get("crop_pct") not in (None, 1, 1.0) and opts.resize_policy is None:
+        report(f"  note: crop_pct {src.data_config.get('crop_pct')} of the data config ignored: a segmenter sees "
+               "the whole frame")
+    policy = opts.resize_policy or policy_for(src.data_config.get("crop_mode", "squash"))
+    if policy is None:
+        raise EdgepackError(f"{source}: its data config says crop_mode {src.data_config.get('crop_mode')!r}, which would "
+                            "leave the frame's edges without a mask; pass --resize-policy squash or letterbox")
+    where = DATA_CONFIG_ORIGINS.get(src.data_config_origin, "the data config")
+    pre_cfg = resolve_config(dict(src.data_config, crop_pct=1.0, crop_mode=crop_mode_for(policy)), where,
+                             image_size=opts.image_size, interpolation=opts.interpolation, mean=opts.mean, std=opts.std)
+    divisor = max(1, int(src.size_divisor))
+    h, w = pre_cfg.input_size
+    if h % divisor or w % divisor:
+        fit = [max(divisor, round(v / divisor) * divisor) for v in (h, w)]
+        raise EdgepackError(f"network input {h}x{w}: this encoder needs sides divisible by {divisor}; "
+                            f"pass --image-size {fit[0]}x{fit[1]}")
+    if not isinstance(src.model, SegmentationNetwork):
+        src.model = SegmentationNetwork(src.model).eval()
+    net_output = stages.run("probe", _probe_logits, src, source, pre_cfg.input_size)
+    channels = net_output[0]
+    binary = channels == 1
+    k = 2 if binary else channels
+    if k > MAX_MASK_CLASSES:
+        raise EdgepackError(f"{source}: {k} classes; a uint8 mask holds at most {MAX_MASK_CLASSES}")
+    labels = read_labels(opts.labels_file, k) if opts.labels_file else src.labels
+    if labels is None and binary:
+        labels = ["background", "foreground"]
+    if labels is not None and len(labels) != k:
+        raise EdgepackError(f"the checkpoint has {len(labels)} labels for {k} classes")
+    output = opts.output_kind or "mask"
+    report(f"  segmentation: {k} classes, {policy} to {h}x{w}, logits {channels}x{net_output[1]}x{net_output[2]}, "
+           + ("mask at the frame's resolution" if output == "mask" else "per-class map at the network's resolution"))
+    return Prepared(out=out, src=src, labels=labels, task="segmentation",
+                    activation="sigmoid" if binary else "softmax", pre_cfg=pre_cfg, image_input=True, stages=stages,
+                    notes=notes, opts=opts, mask=MaskSpec(k, output, binary), net_output=net_output)
+
+
+def _probe_logits(src: ModelSource, source: str, size) -> List[int]:
+    """[K, h, w] of the network's logits for a [1, 3, *size] input, checked."""
+    try:
+        with torch.no_grad():
+            logits = src.model(torch.zeros(1, 3, *size))
+    except Exception as exc:  # the user's network at this input size
+        raise EdgepackError(f"{source}: the network fails on a [1, 3, {size[0]}, {size[1]}] input "
+                            f"({_first_line(exc)})") from None
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 4 or logits.shape[0] != 1 or logits.shape[1] < 1:
+        shape = list(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise EdgepackError(f"{source}: segmentation logits must be [N, K, h, w], got {shape}")
+    if not bool(torch.isfinite(logits).all()):
+        raise EdgepackError(f"{source}: the float model itself outputs NaN or inf logits (in eager PyTorch); the model "
+                            "is broken, not the packaging; nothing written")
+    return [int(v) for v in logits.shape[1:]]
 
 
 def _to_embedding_network(src: ModelSource, source: str, size) -> int:
@@ -516,6 +745,7 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
         _check_options(opts)  # an unknown runtime gets its own message first
         opts = dataclasses.replace(opts, bytecode_version=max_bytecode_for_runtime(opts.runtime))
     prep = prepare(source, opts, report, ".ptl")
+    opts = prep.opts
     out, src, labels, stages, notes = prep.out, prep.src, prep.labels, prep.stages, prep.notes
     task, activation, pre_cfg, image_input = prep.task, prep.activation, prep.pre_cfg, prep.image_input
     channels_last = opts.channels_last
@@ -525,13 +755,10 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
     size = pre_cfg.input_size
 
     def wrap(network):
-        if image_input:
-            return ImagePipeline(preprocess, network, activation)
-        return TensorPipeline(network, activation, channels_last=channels_last)
+        return make_pipeline(prep, preprocess, network, channels_last)
 
     float_reference = wrap(src.model).eval()
-    vset = stages.run("inputs", _validation_inputs, opts, image_input, preprocess, size, labels,
-                      prep.num_outputs)
+    vset = stages.run("inputs", validation_inputs, prep, opts, preprocess, size)
     inputs = vset.inputs
 
     engine = TARGETS[opts.target] if opts.quantize else None
@@ -565,8 +792,7 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
             "format": "ptl", "source": src.info, "task": task, "labels": labels,
             "input": mf.image_input_spec(MIN_SIDE, MAX_SIDE) if image_input else mf.tensor_input_spec(*size),
             "output": prep.output_spec(),
-            "preprocess": dict(pre_cfg.to_manifest(channels_last), source=src.data_config_origin,
-                               bundled=image_input),
+            "preprocess": preprocess_manifest(prep, pre_cfg.to_manifest(channels_last)),
             "quantization": quant_info,
         }
         # Park the compiled pipeline on disk and drop every in-memory copy of the model: each
@@ -640,6 +866,8 @@ def _agreement(reference, outputs, vset: ValidationSet, task: str = "classificat
     Embeddings: top-1 retrieval agreement (each input's nearest neighbour among the others is the
     same by the file's vectors as by the float model's), among the --val images when there are at
     least three of them, else among all inputs."""
+    if vset.mask_spec is not None:
+        return compare_masks(reference, outputs, vset.mask_spec).pooled_agreement(_judged_user(vset))
     if task == "embedding":
         pairs = _judged_pairs(reference, outputs, vset, at_least=3)
         return retrieval_agreement([r for r, _ in pairs], [o for _, o in pairs])
@@ -656,6 +884,82 @@ def _judged_cosine(opts: BuildOptions, vs_float: Comparison, vset: Optional[Vali
         judged = [c for c, u in zip(cosines, vset.user) if u]
         return min(judged), f"{len(judged)} --val images"
     return min(cosines), f"all {len(cosines)} inputs"
+
+
+def _compare(vset: ValidationSet, reference, outputs):
+    """Classifier/embedding outputs compared as vectors; segmentation outputs as masks, with the
+    ground truth's mIoU of both sides when the --val folder has masks."""
+    if vset.mask_spec is None:
+        return compare(reference, outputs)
+    comp = compare_masks(reference, outputs, vset.mask_spec)
+    comp.truth_reference = ground_truth_miou(reference, vset.truths, vset.mask_spec)
+    comp.truth_file = ground_truth_miou(outputs, vset.truths, vset.mask_spec) if all(comp.valid) else None
+    return comp
+
+
+def _judged_user(vset: ValidationSet) -> Optional[List[bool]]:
+    """int8 segmentation builds are judged on the --val images when there are any."""
+    return vset.user if any(vset.user) else None
+
+
+def _judge_segmentation(opts: BuildOptions, vs_packed: MaskComparison, vs_float: MaskComparison,
+                        vset: ValidationSet) -> tuple:
+    """Segmentation gates: mask pixel agreement with the float model (--min-pixel-agreement; int8
+    judged on the --val images when given) and, with ground-truth masks, the mIoU lost against
+    the float model (--max-miou-drop). Float builds retry with less optimisation on a miss."""
+    if not all(vs_float.valid):
+        return ("the file outputs NaN/inf or class indices outside 0..K-1 where the float model does not"), True
+    # The lowered int8 file against the quantized eager model: as close as the gate asks of it
+    # against the float model (at most 99%: int8 rounding differs between kernels).
+    packed_gate = min(0.99, opts.pixel_agreement_gate())
+    if opts.quantize and vs_packed.pooled_agreement() < packed_gate:
+        return (f"optimised file deviates from the quantized model (mask pixel agreement "
+                f"{vs_packed.pooled_agreement():.2%} < {packed_gate:.0%})"), True
+    retry = not opts.quantize
+    hint = "; try more --calib images or no quantization" if opts.quantize else ""
+    keep = _judged_user(vset) if opts.quantize else None
+    agreement, gate = vs_float.pooled_agreement(keep), opts.pixel_agreement_gate()
+    if agreement < gate:
+        on = "--val images" if keep else "all inputs"
+        return (f"mask pixel agreement with the float model is {agreement:.2%} < {gate:.2%} "
+                f"(--min-pixel-agreement, on {on}){hint}"), retry
+    drop = _miou_drop(vs_float)
+    if drop is not None and drop > opts.miou_gate():
+        return (f"mIoU on the --val masks drops by {drop:.4f} > {opts.miou_gate()} (--max-miou-drop; float "
+                f"{vs_float.truth_reference['miou']:.4f}, file {vs_float.truth_file['miou']:.4f}){hint}"), retry
+    return None, False
+
+
+def _miou_drop(comp: MaskComparison) -> Optional[float]:
+    ref, out = comp.truth_reference, comp.truth_file
+    if ref is None or out is None or not math.isfinite(ref["miou"]) or not math.isfinite(out["miou"]):
+        return None
+    return ref["miou"] - out["miou"]
+
+
+def _segmentation_validation_section(opts: BuildOptions, sel: Selection, vset: ValidationSet, **extra) -> dict:
+    """Segmentation figures: pixel agreement (pooled, worst input), IoU per class and mIoU of the
+    file's masks against the float model's, the judged figure and gates, and with ground-truth
+    masks the mIoU of both (and the drop)."""
+    comp: MaskComparison = sel.vs_float
+    keep = _judged_user(vset) if opts.quantize else None
+    validation = dict(comp.to_dict(), passed=sel.passed, inputs=vset.described,
+                      judged_pixel_agreement=round(comp.pooled_agreement(keep), 6),
+                      judged_on="--val images" if keep else "all inputs",
+                      min_pixel_agreement_gate=opts.pixel_agreement_gate(), max_miou_drop_gate=opts.miou_gate(),
+                      **extra)
+    ref, out = comp.truth_reference, comp.truth_file
+    if ref is not None:
+        validation.update(truth_images=ref["images"], float_miou=_finite_figures({"v": round(ref["miou"], 6)})["v"],
+                          float_iou=[None if v is None else round(v, 6) for v in ref["iou"]])
+    if out is not None:
+        drop = _miou_drop(comp)
+        validation.update(miou=_finite_figures({"v": round(out["miou"], 6)})["v"],
+                          iou=[None if v is None else round(v, 6) for v in out["iou"]],
+                          miou_drop=None if drop is None else round(drop, 6) + 0.0)
+    if opts.quantize:
+        validation["vs_quantized_eager"] = {"pixel_agreement": round(sel.vs_packed.pooled_agreement(), 6)}
+    return validation
 
 
 def _judge_embedding(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float,
@@ -684,6 +988,8 @@ def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agre
     """(why the candidate fails or None, whether less optimisation could help)."""
     if opts.task == "embedding":
         return _judge_embedding(opts, vs_packed, vs_float, agreement, vset)
+    if opts.task == "segmentation":
+        return _judge_segmentation(opts, vs_packed, vs_float, vset)
     if opts.quantize:
         if vs_packed.min_cosine < 0.99:
             return f"optimised file deviates from the quantized model (cosine {vs_packed.min_cosine:.4f})", True
@@ -748,8 +1054,8 @@ def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outp
             failures.append(f"an optimisation level failed ({_first_line(exc)})")
             report(f"  {failures[-1]}; retrying with less optimisation")
             continue
-        vs_float = compare(float_outputs, cand.outputs)
-        vs_packed = compare(packed_reference, cand.outputs) if opts.quantize else vs_float
+        vs_float = _compare(vset, float_outputs, cand.outputs)
+        vs_packed = _compare(vset, packed_reference, cand.outputs) if opts.quantize else vs_float
         reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset, opts.task),
                                vset)
         if reason is None:
@@ -782,6 +1088,8 @@ def validation_section(opts: BuildOptions, sel: Selection, float_outputs, vset: 
     outputs = sel.candidate.outputs
     if opts.task == "embedding":
         return _embedding_validation_section(opts, sel, float_outputs, vset, **extra)
+    if opts.task == "segmentation":
+        return _segmentation_validation_section(opts, sel, vset, **extra)
     validation = dict(_finite_figures(sel.vs_float.to_dict()), passed=sel.passed, inputs=vset.described,
                       rtol=None if opts.quantize else opts.rtol, **extra)
     if opts.quantize:
@@ -924,6 +1232,11 @@ def _optimize_save_validate(opts, out, load_scripted, vset: ValidationSet, float
 
 def figures_line(sel: Selection, validation: dict) -> str:
     """The validation figures of a build's last line, per task."""
+    if "pixel_agreement" in validation:
+        truth = (f", mIoU {validation['miou']:.4f} vs float {validation['float_miou']:.4f} on ground truth"
+                 if validation.get("miou") is not None else "")
+        return (f"mask pixel agreement {validation['judged_pixel_agreement']:.2%} on {validation['judged_on']}, "
+                f"mIoU vs eager {validation['miou_vs_reference']}{truth}")
     if "retrieval_top1_agreement" in validation:
         return (f"min cosine {validation['judged_min_cosine']} on {validation['cosine_judged_on']}, "
                 f"retrieval agreement {validation['retrieval_top1_agreement']:.1%}")

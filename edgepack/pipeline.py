@@ -93,3 +93,72 @@ class TensorPipeline(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return _activate(self.network(x), self.activation)
+
+
+class SegmentationNetwork(nn.Module):
+    """A segmentation model's logits `[N, K, h, w]` whatever it returns: torchvision's models
+    return a dict ("out", and "aux" when trained with an auxiliary loss), others a tensor or a
+    tuple whose first item is the logits."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.model(x)
+        if isinstance(y, dict):
+            return y["out"]
+        if isinstance(y, (tuple, list)):
+            return y[0]
+        return y
+
+
+class SegmentationPipeline(nn.Module):
+    """uint8 `[H, W, 3|4]` frame in; out either the class-index mask `[H, W]` uint8 at the
+    frame's resolution ("mask": logits upsampled bilinearly to the frame, then argmax; a
+    one-channel binary model thresholds its logit at 0, i.e. probability 0.5), or the per-class
+    map `[K, h, w]` at the network's output resolution ("probabilities": softmax over classes,
+    sigmoid for one channel).
+
+    Letterboxed frames (`letterbox`): the padding is cut off the logits before they are
+    upsampled, so mask pixel (y, x) is frame pixel (y, x) under either resize policy. The
+    resize uses the aten op directly, as ImagePreprocess does: F.interpolate's scripted body
+    references every mode, which torch 2.1's lite runtime does not all have.
+    """
+
+    def __init__(self, preprocess: nn.Module, network: nn.Module, output: str = "mask", binary: bool = False,
+                 letterbox: bool = False):
+        super().__init__()
+        if output not in ("mask", "probabilities"):
+            raise ValueError("output must be mask or probabilities")
+        self.preprocess = preprocess
+        self.network = network
+        self.output = output
+        self.binary = binary
+        self.letterbox = letterbox
+        self.net_h = int(preprocess.out_h)
+        self.net_w = int(preprocess.out_w)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        logits = self.network(self.preprocess(image)).float()
+        if self.output == "probabilities":
+            if self.binary:
+                return torch.sigmoid(logits)[0]
+            return torch.softmax(logits, dim=1)[0]
+        h = image.size(0)
+        w = image.size(1)
+        if self.letterbox:
+            logits = self.content(logits, h, w)
+        up = torch._C._nn.upsample_bilinear2d(logits, [h, w], False, None)[0]
+        if self.binary:
+            return (up[0] > 0.0).to(torch.uint8)
+        return up.argmax(0).to(torch.uint8)
+
+    def content(self, logits: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """The logits of the letterbox's picture area (the frame, without the padding)."""
+        if logits.size(2) != self.net_h or logits.size(3) != self.net_w:
+            logits = torch._C._nn.upsample_bilinear2d(logits, [self.net_h, self.net_w], False, None)
+        size = self.preprocess.resized_size(h, w)
+        top = (self.net_h - size[0]) // 2
+        left = (self.net_w - size[1]) // 2
+        return logits[:, :, top:top + size[0], left:left + size[1]]

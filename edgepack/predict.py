@@ -17,7 +17,7 @@ from .files import check_input_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .inspect import open_artifact
 from .integrity import verify_ptl
-from .manifest import ManifestError, check_manifest, check_output, is_embedding
+from .manifest import ManifestError, check_manifest, check_output, is_embedding, is_segmentation
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size
 
 
@@ -68,6 +68,7 @@ class Predictor:
         self.output = self.manifest.get("output", {})
         self.image_input = self.manifest.get("input", {}).get("kind") == "image"
         self.embedding = is_embedding(self.manifest)
+        self.segmentation = is_segmentation(self.manifest)
         self.preprocess = None
         self.checked = False  # the model's output compared with the manifest (on the first run)
         if not self.image_input:
@@ -84,6 +85,12 @@ class Predictor:
                 out = self.module(self.preprocess(image))
             else:
                 out = self.module(image)
+        if self.segmentation:
+            check_output(out, self.manifest, self.path, frame=image)  # every mask: its size is the frame's
+            self.checked = True
+            if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+                raise EdgepackError("the model's output is not finite (NaN or inf)")
+            return out
         if not self.checked:
             check_output(out, self.manifest, self.path)
             self.checked = True
@@ -104,16 +111,55 @@ class Predictor:
         side = (self.manifest.get("input") or {}).get("max_side") if self.format == "pte" else None
         return side if isinstance(side, int) and side > 0 else None
 
-    def predict_file(self, path, top_k: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+    def frame_mask(self, out: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The class mask at the frame's size: the file's own mask, or the argmax of its per-class
+        map mapped onto the frame as the manifest's resize policy says (nearest neighbour)."""
+        if self.output.get("kind") == "mask":
+            return out
+        mask = (out[0] > 0.5).to(torch.uint8) if out.shape[0] == 1 else out.argmax(0).to(torch.uint8)
+        pre = self.manifest.get("preprocess") or {}
+        if pre.get("resize_policy") == "letterbox":
+            cfg = PreprocessConfig.from_data_config(pre)
+            net_h, net_w = cfg.input_size
+            rh, rw = ImagePreprocess(cfg).resized_size(height, width)
+            sy, sx = mask.shape[0] / net_h, mask.shape[1] / net_w
+            top, left = (net_h - rh) // 2, (net_w - rw) // 2
+            # at least one map row/column, as the app keeps it, for frames thinner than a map pixel
+            y0, x0 = min(round(top * sy), mask.shape[0] - 1), min(round(left * sx), mask.shape[1] - 1)
+            mask = mask[y0:max(y0 + 1, round((top + rh) * sy)), x0:max(x0 + 1, round((left + rw) * sx))]
+        from .masks import resize_mask
+
+        return resize_mask(mask, height, width)
+
+    def segment_file(self, path, max_pixels: int = DEFAULT_MAX_PIXELS, mask_out=None, overlay_out=None) -> dict:
+        """One image through a segmentation file: class shares, and the mask / overlay PNGs on request."""
+        from .masks import class_fractions, label_summary, mask_image, overlay_image, resize_mask, save_png
+
         image = read_image(path, max_pixels, MIN_SIDE, MAX_SIDE)
         check_frame_size(path, image)
-        original = [int(image.shape[1]), int(image.shape[0])]
-        limit = self.max_side() if self.image_input else None
-        if limit is not None and max(image.shape[0], image.shape[1]) > limit:
-            image = fit_to_side(image, limit)
+        h, w = int(image.shape[0]), int(image.shape[1])
+        run_on = image
+        limit = self.max_side()
+        if limit is not None and max(h, w) > limit:
+            run_on = fit_to_side(image, limit)
+        out = self._run_checked(path, run_on)
+        mask = resize_mask(self.frame_mask(out, int(run_on.shape[0]), int(run_on.shape[1])), h, w)
+        k = int(self.output.get("num_classes") or (int(mask.max()) + 1))
+        result = {"image": str(path), "size": [w, h],
+                  **({"scaled_to": [int(run_on.shape[1]), int(run_on.shape[0])]} if run_on is not image else {}),
+                  "output": self.output.get("kind"), "classes": label_summary(class_fractions(mask, k), self.labels)}
+        if mask_out is not None:
+            save_png(mask_image(mask, k), mask_out)
+            result["mask_file"] = str(mask_out)
+        if overlay_out is not None:
+            save_png(overlay_image(image, mask, k), overlay_out)
+            result["overlay_file"] = str(overlay_out)
+        return result
+
+    def _run_checked(self, path, image: torch.Tensor) -> torch.Tensor:
         first = not self.checked
         try:
-            probs = self.run(image)
+            return self.run(image)
         except EdgepackError as exc:
             if isinstance(exc, ManifestError):
                 raise
@@ -125,6 +171,15 @@ class Predictor:
                 raise ManifestError(f"{self.path}: the model does not run on the input its manifest describes "
                                     f"(input.kind {kind!r}): {reason}; rebuild it with 'edgepack build'") from None
             raise EdgepackError(f"{path}: the model rejected the image ({reason})") from None
+
+    def predict_file(self, path, top_k: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+        image = read_image(path, max_pixels, MIN_SIDE, MAX_SIDE)
+        check_frame_size(path, image)
+        original = [int(image.shape[1]), int(image.shape[0])]
+        limit = self.max_side() if self.image_input else None
+        if limit is not None and max(image.shape[0], image.shape[1]) > limit:
+            image = fit_to_side(image, limit)
+        probs = self._run_checked(path, image)
         head = {
             "image": str(path),
             "size": original,

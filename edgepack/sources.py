@@ -43,6 +43,8 @@ class ModelSource:
     multi_label: bool = False
     info: Dict[str, Any] = field(default_factory=dict)  # manifest "source": kind, name, sha256, loader
     notes: List[str] = field(default_factory=list)  # what the user should be told
+    task: str = "classification"  # or "segmentation": the network outputs logits [N, K, h, w]
+    size_divisor: int = 1  # segmentation: network input sides must be multiples of this
 
 
 def check_arch(name: str) -> None:
@@ -239,22 +241,29 @@ def import_model_class(spec: str):
     return cls
 
 
-def _probe_num_classes(model: nn.Module, size, what: str) -> int:
+def _probe_num_classes(model: nn.Module, size, what: str, task: str = "classification") -> int:
     try:
         with torch.no_grad():
             out = model(torch.zeros(1, 3, size[0], size[1]))
     except Exception as exc:  # the user's own forward: any exception type
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise EdgepackError(f"--model-class {what}: forward failed on a [1, 3, {size[0]}, {size[1]}] input ({first})") from None
+    if isinstance(out, dict) and task == "segmentation":
+        out = out.get("out")
     if isinstance(out, (tuple, list)):
         out = out[0]
+    if task == "segmentation":
+        if not isinstance(out, torch.Tensor) or out.dim() != 4:
+            raise EdgepackError("a segmentation model's forward must return logits of shape [N, num_classes, h, w]")
+        return int(out.shape[1])
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         raise EdgepackError("the model's forward must return logits of shape [N, num_classes]")
     return int(out.shape[1])
 
 
 def from_checkpoint(path: str, model_class=None, trust: bool = False,
-                    arch: Optional[str] = None, num_classes: Optional[int] = None) -> ModelSource:
+                    arch: Optional[str] = None, num_classes: Optional[int] = None,
+                    task: Optional[str] = None) -> ModelSource:
     """A Lightning checkpoint: ours, AutoTimm-style, or any LightningModule via `model_class`."""
     ckpt_path = pathlib.Path(path)
     loaded = load_checkpoint(ckpt_path, trust=trust)
@@ -271,6 +280,13 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
     state_dict = strip_wrapper_prefixes(ckpt["state_dict"])
     labels = _labels_from(hp)
     multi_label = bool(hp.get("multi_label", False))
+    # A SemanticSegmenter checkpoint says so itself; --task segmentation only tells a
+    # --model-class module's output apart (a classifier checkpoint is refused by the build).
+    segmentation = hp.get("task") == "segmentation" if model_class is None else task == "segmentation"
+    if segmentation and model_class is None:
+        from .seg_sources import from_segmenter_checkpoint
+
+        return from_segmenter_checkpoint(ckpt_path, hp, state_dict, labels, info, notes, num_classes)
 
     if model_class is not None:
         cls = import_model_class(model_class) if isinstance(model_class, str) else model_class
@@ -296,11 +312,17 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
             probe_size = parse_image_size(data_config["input_size"], "input_size")
         except EdgepackError:  # reported with the field's name when the preprocessing is resolved
             probe_size = (224, 224)
-        n = _probe_num_classes(model, probe_size, model_class)
+        n = _probe_num_classes(model, probe_size, model_class, "segmentation" if segmentation else "classification")
         if num_classes is not None and num_classes != n:
             raise EdgepackError(f"--num-classes {num_classes} disagrees with {ckpt_path}, whose model outputs {n} "
                                 "classes; drop --num-classes (a trained classifier cannot be resized)")
         info["loader"] = model_class
+        if segmentation:
+            from .seg_sources import _divisor
+
+            return ModelSource(model=model, num_classes=n, data_config=data_config, data_config_origin=origin,
+                               labels=labels, info=info, notes=notes, task="segmentation",
+                               size_divisor=_divisor(model))
         return ModelSource(model=model, num_classes=n, data_config=data_config, data_config_origin=origin,
                            arch=hp.get("backbone") if isinstance(hp.get("backbone"), str) else None,
                            labels=labels, multi_label=multi_label, info=info, notes=notes)
@@ -345,9 +367,20 @@ def from_checkpoint(path: str, model_class=None, trust: bool = False,
 
 def load_source(source: str, *, weights: Optional[str] = None, arch: Optional[str] = None,
                 num_classes: Optional[int] = None, model_class: Optional[str] = None,
-                trust_checkpoint: bool = False) -> ModelSource:
-    """Resolve a SOURCE string (see DESIGN.md) into a float eval-mode `ModelSource`."""
-    if source.startswith("timm:"):
+                trust_checkpoint: bool = False, task: Optional[str] = None) -> ModelSource:
+    """Resolve a SOURCE string (see DESIGN.md) into a float eval-mode `ModelSource`. `task`
+    "segmentation" selects the segmentation loaders where a source could be either (a state
+    dict, a LightningModule); smp folders, torchvision:NAME and SemanticSegmenter checkpoints
+    are segmentation sources whatever it says (`edgepack.package` refuses a mismatch)."""
+    from . import seg_sources
+
+    if source.startswith("torchvision:"):
+        result = seg_sources.from_torchvision(source[len("torchvision:"):], weights=weights, num_classes=num_classes,
+                                              trust=trust_checkpoint)
+    elif arch is not None and arch.startswith("smp:") and not source.startswith("timm:"):
+        check_input_file(source, "weights")
+        result = seg_sources.from_smp_state_dict(source, arch, trust=trust_checkpoint)
+    elif source.startswith("timm:"):
         name = source[len("timm:"):]
         result = from_timm(name, weights=weights, num_classes=num_classes, trust=trust_checkpoint)
     else:
@@ -355,14 +388,17 @@ def load_source(source: str, *, weights: Optional[str] = None, arch: Optional[st
         if not path.exists():
             raise EdgepackError(f"{source}: no such file (sources are a .ckpt, a state dict with --arch, or timm:NAME)")
         if path.is_dir():
-            raise EdgepackError(f"{source}: is a directory, expected a checkpoint or weights file")
-        if path.suffix in STATE_DICT_SUFFIXES:
+            if not (path / seg_sources.SMP_CONFIG).exists():
+                raise EdgepackError(f"{source}: is a directory, expected a checkpoint or weights file (or a folder "
+                                    "written by an smp model's save_pretrained())")
+            result = seg_sources.from_smp_folder(source, trust=trust_checkpoint)
+        elif path.suffix in STATE_DICT_SUFFIXES:
             if not arch:
                 raise EdgepackError(f"{source}: a plain state dict needs --arch NAME (a timm architecture)")
             result = from_timm(arch, weights=source, num_classes=num_classes, trust=trust_checkpoint, kind="state-dict")
         elif path.suffix in CHECKPOINT_SUFFIXES or model_class:
             result = from_checkpoint(source, model_class=model_class, trust=trust_checkpoint, arch=arch,
-                                     num_classes=num_classes)
+                                     num_classes=num_classes, task=task)
         else:
             raise EdgepackError(
                 f"{source}: unrecognised source type '{path.suffix}' (expected .ckpt, .pt/.pth/.bin/.safetensors with --arch, or timm:NAME)"
@@ -373,8 +409,9 @@ def load_source(source: str, *, weights: Optional[str] = None, arch: Optional[st
 
 
 def default_output_name(source: str, suffix: str = ".ptl") -> str:
-    if source.startswith("timm:"):
-        return source[len("timm:"):].replace("/", "_") + suffix
+    for prefix in ("timm:", "torchvision:"):
+        if source.startswith(prefix):
+            return source[len(prefix):].replace("/", "_") + suffix
     return pathlib.Path(source).stem + suffix
 
 

@@ -64,6 +64,30 @@ def tiny_ckpt(tmp_path_factory, tiny_classifier):
                                      extra={"hparams_name": "kwargs"})
 
 
+SEG_LABELS = ["background"] + shapes.CLASSES
+
+
+@pytest.fixture(scope="session")
+def tiny_seg_ckpt(tmp_path_factory):
+    """A SemanticSegmenter checkpoint (mobilenetv2_050 + light decoder, 7 classes: background and
+    the shapes, 64 px squash), BatchNorm statistics randomised so that masks are not constant."""
+    from edgepack.segmenter import SemanticSegmenter, segmentation_data_config
+
+    torch.manual_seed(0)
+    model = SemanticSegmenter("mobilenetv2_050", "light", len(SEG_LABELS), labels=SEG_LABELS,
+                              data_config=segmentation_data_config(64, "squash", mean=(0.5, 0.5, 0.5),
+                                                                   std=(0.25, 0.25, 0.25)))
+    randomize_batchnorm(model)
+    path = tmp_path_factory.mktemp("seg") / "seg.ckpt"
+    return save_lightning_checkpoint(path, model.eval(), dict(model.hparams))
+
+
+@pytest.fixture(scope="session")
+def seg_dir(tmp_path_factory):
+    """images/ + masks/ of generated shape scenes (values 0 = background, i + 1 = CLASSES[i])."""
+    return shapes.generate_segmentation(tmp_path_factory.mktemp("segdata"), 8, seed=11)
+
+
 @pytest.fixture(scope="session")
 def example_ckpt():
     assert EXAMPLE_CKPT.exists(), "examples/shapes_regnet.ckpt is committed; run examples/train_shapes.py"

@@ -52,6 +52,11 @@ BUILDS = {
     "embedding-xnnpack": ("mnv3", {"task": "embedding"}),
     "embedding-static-int8": ("tiny", {"task": "embedding", "quantize": "static", "calib": "<shapes>",
                                        "calib_count": 8, "min_cosine": 0.9, "min_agreement": 0.5}),
+    # segmentation: the mask at the frame's size (upsample + argmax in the file; check compares masks)
+    "segmentation-xnnpack": ("seg", {}),
+    "segmentation-letterbox-probabilities": ("seg", {"resize_policy": "letterbox", "output_kind": "probabilities"}),
+    "segmentation-static-int8": ("seg", {"quantize": "static", "calib": "<shapes>", "calib_count": 8,
+                                         "min_pixel_agreement": 0.3, "max_miou_drop": 1.0}),
 }
 # name -> (built artifact, bytecode version): `backport_in_place`, what build --bytecode-version runs.
 BACKPORTS = {
@@ -115,10 +120,10 @@ def _needs_missing_op(path: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
-def compat_results(compat_python, tiny_ckpt, mnv3_ckpt, shapes_dir, tmp_path_factory):
+def compat_results(compat_python, tiny_ckpt, mnv3_ckpt, tiny_seg_ckpt, shapes_dir, tmp_path_factory):
     """{name: (built path or None, build error or None, check report or None)}; all built here."""
     root = tmp_path_factory.mktemp("compat")
-    ckpts = {"tiny": tiny_ckpt, "mnv3": mnv3_ckpt}
+    ckpts = {"tiny": tiny_ckpt, "mnv3": mnv3_ckpt, "seg": tiny_seg_ckpt}
     built, errors, timings = {}, {}, {}
     for name, (ckpt, options) in BUILDS.items():
         options = {k: (str(shapes_dir) if v == "<shapes>" else v) for k, v in options.items()}
@@ -189,6 +194,9 @@ def test_artifact_kinds_are_what_they_claim(compat_results):
     assert info["build-bytecode-5"]["bytecode_version"] == 5
     assert info["embedding-static-int8"]["quantized_ops"]
     assert {info[n]["manifest"]["task"] for n in ("embedding-xnnpack", "embedding-static-int8")} == {"embedding"}
+    assert info["segmentation-static-int8"]["quantized_ops"]
+    assert info["segmentation-xnnpack"]["manifest"]["output"]["kind"] == "mask"
+    assert info["segmentation-letterbox-probabilities"]["manifest"]["preprocess"]["resize_policy"] == "letterbox"
     for name, (_, version) in BACKPORTS.items():
         assert info[name]["bytecode_version"] == version
     assert info["unoptimized-nearest"]["manifest"]["preprocess"]["interpolation"] == "nearest"

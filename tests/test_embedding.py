@@ -352,7 +352,8 @@ def test_dynamic_int8_ptl_says_what_it_covered(tmp_path, tiny_ckpt, cli):
     (["--task", "embedding", "--rtol", "0.01"], "--rtol"),
     (["--min-cosine", "0.5"], "--min-cosine gates embedding builds"),
     (["--task", "embedding", "--min-cosine", "1.5"], "--min-cosine must be a number in [0, 1]"),
-    (["--task", "segmentation"], "'--task'"),
+    (["--task", "detection"], "'--task'"),
+    (["--task", "segmentation"], "is not a segmentation model"),
 ])
 def test_options_that_make_no_sense_are_refused(tmp_path, tiny_ckpt, cli, args, words):
     labels = tmp_path / "labels.txt"

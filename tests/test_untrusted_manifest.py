@@ -100,7 +100,7 @@ TYPE_CASES = [
     ("channels-five", "img", _set(["input", "channels"], [5]), "'input.channels' must be"),
     ("schema-string", "img", _replace("schema", "1"), "'schema' must be a positive integer"),
     ("schema-newer", "img", _replace("schema", 99), "schema 99 is newer"),
-    ("task-unknown", "img", _replace("task", "segmentation"), "'task' must be"),
+    ("task-unknown", "img", _replace("task", "detection"), "'task' must be"),
     ("activation-vs-task", "img", _set(["output", "activation"], "sigmoid"), "does not go with task"),
     ("engine-unknown", "img", _set(["quantization", "engine"], "gpu"), "'quantization.engine' must be"),
     ("dropped-numbers", "img", _set(["optimizer", "dropped"], [1]), "'optimizer.dropped' must be"),

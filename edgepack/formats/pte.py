@@ -35,7 +35,6 @@ from .. import manifest as mf
 from ..errors import EdgepackError
 from ..export import _first_line
 from ..files import check_input_file, sha256_file
-from ..pipeline import ImagePipeline, TensorPipeline
 from ..preprocess import MIN_SIDE, ImagePreprocess
 from .stock_resize import StockResize
 
@@ -491,14 +490,18 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 def build_pte(source: str, opts, report) -> "BuildResult":
     from ..integrity import pte_masked_digest, pte_section
     from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path,
-                           _validation_inputs, check_finite_reference, figures_line, prepare, publish,
-                           select_candidate, validation_section)
+                           check_finite_reference, figures_line, make_pipeline, prepare, preprocess_manifest, publish,
+                           select_candidate, validation_inputs, validation_section)
     from ..validate import run_all
 
     check_options(opts)
     et_version = _require_executorch()
     max_side = opts.max_side if opts.max_side is not None else DEFAULT_MAX_SIDE
     prep = prepare(source, opts, report, ".pte")
+    opts = prep.opts
+    if prep.letterbox:
+        raise EdgepackError("--resize-policy letterbox is not available in a .pte yet (cutting the padding off "
+                            "needs sizes computed from the frame inside the program); use squash or build a .ptl")
     out, src, stages, notes = prep.out, prep.src, prep.stages, prep.notes
     size = prep.pre_cfg.input_size
     channels_last = bool(opts.channels_last)
@@ -510,15 +513,11 @@ def build_pte(source: str, opts, report) -> "BuildResult":
     def wrap(network):
         # Not .eval(): it recurses, and a PT2E-quantized network (an exported module) refuses it;
         # the parts are in eval mode already.
-        if prep.image_input:
-            pipeline = ImagePipeline(preprocess, network, prep.activation)
-        else:
-            pipeline = TensorPipeline(network, prep.activation, channels_last=channels_last)
+        pipeline = make_pipeline(prep, preprocess, network, channels_last)
         pipeline.training = False
         return pipeline
 
-    vset = stages.run("inputs", _validation_inputs, opts, prep.image_input, preprocess, size, prep.labels,
-                      prep.num_outputs)
+    vset = stages.run("inputs", validation_inputs, prep, opts, preprocess, size)
     if prep.image_input:
         for x in vset.inputs:
             if max(x.shape[0], x.shape[1]) > max_side:
@@ -546,8 +545,7 @@ def build_pte(source: str, opts, report) -> "BuildResult":
     _release_freed_memory()
 
     input_spec = (mf.image_input_spec(MIN_SIDE, max_side) if prep.image_input else mf.tensor_input_spec(*size))
-    pre_manifest = dict(prep.pre_cfg.to_manifest(channels_last), source=src.data_config_origin,
-                        bundled=prep.image_input)
+    pre_manifest = preprocess_manifest(prep, prep.pre_cfg.to_manifest(channels_last))
     if prep.image_input:
         pre_manifest.update(resize="stock ops (StockResize): Pillow filter weights, vertical pass first",
                             resize_rounding="uint8")
@@ -729,6 +727,24 @@ def format_description(info: dict) -> str:
 
 # --- check -------------------------------------------------------------------------------------
 
+def _segmentation_problem(y: torch.Tensor, frame: torch.Tensor, manifest: dict, path) -> Optional[str]:
+    """Why a segmentation output breaks its manifest's contract (None when it keeps it): a mask of
+    the frame's size with classes 0..K-1, or a per-class map of the declared shape whose softmax
+    sums to 1 at every pixel."""
+    out = manifest.get("output") or {}
+    if out.get("kind") == "mask":
+        try:
+            mf.check_output(y, manifest, path, frame=frame)
+        except mf.ManifestError as exc:
+            return str(exc).split(": ", 1)[-1]
+        return None
+    if list(y.shape) != out.get("shape"):
+        return f"output shape {list(y.shape)}, the manifest says {out.get('shape')}"
+    if out.get("activation") == "softmax" and not torch.allclose(y.sum(0), torch.ones_like(y[0]), atol=1e-4):
+        return "per-class probabilities do not sum to 1 at every pixel"
+    return None
+
+
 def check(path) -> dict:
     """`edgepack check FILE.pte`: run the file in the installed ExecuTorch runtime (the release the
     Android library is built from) and check the contract an app relies on, from the file alone:
@@ -770,18 +786,23 @@ def check(path) -> dict:
             report["reason"] = f"{label} input {list(frame.shape)}: the runtime failed ({_first_line(exc)})"
             return report
         flat = y.reshape(-1)
-        if n is not None and flat.numel() != n * (1 if inp.get("kind") == "image" else inp["shape"][0]):
+        if mf.is_segmentation(manifest):
+            problem = _segmentation_problem(y, frame, manifest, path)
+            if problem:
+                report["reason"] = f"{label} input {list(frame.shape)}: {problem}"
+                return report
+        elif n is not None and flat.numel() != n * (1 if inp.get("kind") == "image" else inp["shape"][0]):
             report["reason"] = (f"output has {flat.numel()} values, the manifest says "
                                 + (f"dim {n}" if embedding else f"{n} classes"))
             return report
-        if list(y.shape) != out.get("shape"):
+        if list(y.shape) != out.get("shape") and not mf.is_segmentation(manifest):
             report["reason"] = f"{label} input: output shape {list(y.shape)}, the manifest says {out.get('shape')}"
             return report
         if not bool(torch.isfinite(flat).all()):
             report["reason"] = f"{label} input {list(frame.shape)}: non-finite outputs"
             return report
         if out.get("kind") == "probabilities" and out.get("activation") == "softmax" and \
-                not _math.isclose(float(flat.sum()), 1.0, abs_tol=1e-4):
+                not mf.is_segmentation(manifest) and not _math.isclose(float(flat.sum()), 1.0, abs_tol=1e-4):
             report["reason"] = f"{label} input: probabilities sum to {float(flat.sum()):.5f}"
             return report
         if embedding and mf.norm_problem(y) is not None:
@@ -789,7 +810,7 @@ def check(path) -> dict:
             return report
         if frame.dim() == 3 and frame.shape[2] == 3:
             rgba = torch.cat([frame, torch.full_like(frame[:, :, :1], 255)], 2)
-            if not torch.allclose(module(rgba), y, atol=1e-6):
+            if not torch.allclose(module(rgba).float(), y.float(), atol=1e-6):
                 report["reason"] = f"{label} input: RGBA and RGB frames give different outputs"
                 return report
         report["checks"].append(f"{label} {list(frame.shape)}: ok")
