@@ -253,6 +253,9 @@ def predict(model, images, top_k, max_pixels, mask_out, overlay_out, as_json):
         raise EdgepackError(f"{model}: --mask-out/--overlay-out need a segmentation file; this one outputs "
                             f"{predictor.output.get('kind')}")
     many = len(images) > 1
+    if mask_out is not None and overlay_out is not None and \
+            pathlib.Path(mask_out).resolve() == pathlib.Path(overlay_out).resolve():
+        raise EdgepackError(f"--mask-out and --overlay-out are both {mask_out}: the overlay would replace the mask")
     for target in (mask_out, overlay_out):
         if target is not None:
             output_path(target, images[0], "", many)  # a bad target is refused before any image runs

@@ -65,3 +65,23 @@ def write_text_atomic(path, text: str) -> None:
         except OSError:
             pass
         raise EdgepackError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def check_output_target(out) -> None:
+    """Refuse an output path that names something other than a regular file (or a symlink to
+    one): a FIFO, a socket, a device such as /dev/null, or a link to one. --force replaces
+    files, never those: writing would hang or do nothing, and replacing them breaks the system."""
+    try:
+        st = os.stat(out)  # follows symlinks: a link to /dev/null is a device here
+    except (FileNotFoundError, NotADirectoryError):
+        return  # free (or a dangling symlink, which --force may replace)
+    except OSError as exc:
+        raise EdgepackError(f"{out}: cannot check the output path ({exc.strerror or exc})") from None
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+    via = " (through a symlink)" if os.path.islink(out) else ""
+    raise EdgepackError(f"{out}: is {kind}{via}, not a regular file; edgepack writes model files only to "
+                        "regular files, and --force does not replace anything else: choose another -o path")

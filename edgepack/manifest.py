@@ -308,7 +308,7 @@ def _check_segmentation_output(m: dict, kind, out: dict, expect, bad) -> None:
     if kind != "image":
         bad("a segmentation file takes image input (input.kind \"image\")")
     n = out.get("num_classes")
-    expect(n, _is_int(n) and 2 <= n <= 256, "output.num_classes", "an integer in 2..256 for segmentation")
+    expect(n, _is_int(n) and 2 <= n <= 255, "output.num_classes", "an integer in 2..255 for segmentation")
     shape = out.get("shape")
     if out.get("kind") == "mask":
         expect(out.get("dtype"), out.get("dtype") == "uint8", "output.dtype", '"uint8" for a mask')

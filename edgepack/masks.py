@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .errors import EdgepackError
+from .files import check_output_target
 
 # The Android demo's palette (android_demo/core/.../SegmentationPalette.java), so a mask looks the
 # same in `edgepack predict --overlay-out` and in the app: class 0 (background) is not tinted,
@@ -65,6 +66,24 @@ def resize_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img).copy())
 
 
+def map_to_frame(mask: torch.Tensor, height: int, width: int, pre_cfg=None) -> torch.Tensor:
+    """A class mask computed at the network's (output) resolution, mapped onto a `height` x
+    `width` frame with nearest neighbour: the whole map for squash; for letterbox (`pre_cfg`'s
+    crop mode "border") only the picture box, found in network-input pixels exactly as the bundled
+    preprocessing places the frame, then scaled to map pixels (at least one map row/column, as the
+    Android app keeps it, for frames thinner than a map pixel)."""
+    if pre_cfg is not None and pre_cfg.crop_mode == "border":
+        from .preprocess import ImagePreprocess
+
+        net_h, net_w = pre_cfg.input_size
+        rh, rw = ImagePreprocess(pre_cfg).resized_size(height, width)
+        sy, sx = mask.shape[0] / net_h, mask.shape[1] / net_w
+        top, left = (net_h - rh) // 2, (net_w - rw) // 2
+        y0, x0 = min(round(top * sy), mask.shape[0] - 1), min(round(left * sx), mask.shape[1] - 1)
+        mask = mask[y0:max(y0 + 1, round((top + rh) * sy)), x0:max(x0 + 1, round((left + rw) * sx))]
+    return resize_mask(mask, height, width)
+
+
 def mask_image(mask: torch.Tensor, num_classes: int) -> Image.Image:
     img = Image.fromarray(mask.numpy().astype(np.uint8), mode="P")
     flat = [c for rgb in palette(max(num_classes, 1)) for c in rgb]
@@ -85,8 +104,6 @@ def overlay_image(frame: torch.Tensor, mask: torch.Tensor, num_classes: int, alp
 def save_png(img: Image.Image, path) -> None:
     """Write a PNG atomically (a temporary file renamed into place): never a half-written file,
     and never onto something that is not a regular file."""
-    from .package import check_output_target
-
     path = pathlib.Path(path)
     if path.is_dir():
         raise EdgepackError(f"{path}: is a directory; give a .png file name")

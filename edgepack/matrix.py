@@ -285,6 +285,34 @@ def load_config(path: str) -> dict:
     return doc
 
 
+SEGMENTATION_REFUSED = ("{source}: is a segmentation model; edgepack matrix compares classifiers and embedding models "
+                        "(its reference rows and accuracy columns are a classifier's); build each segmentation variant "
+                        "with 'edgepack build' and time them with 'edgepack bench'")
+
+
+def _is_segmentation_source(spec: SourceSpec) -> bool:
+    """What can be told without building: torchvision:NAME, smp folders and --arch smp:..., and
+    checkpoints whose hyper-parameters say task segmentation (read with the safe loader; a
+    checkpoint it cannot read is left to the build, which reports it)."""
+    path = pathlib.Path(spec.source)
+    if spec.source.startswith("torchvision:") or (spec.arch or "").startswith("smp:"):
+        return True
+    if spec.source.startswith("timm:"):
+        return False
+    if path.is_dir():
+        return (path / "config.json").is_file()
+    if path.suffix != ".ckpt" or not path.is_file():
+        return False
+    from .checkpoints import load_checkpoint
+
+    try:
+        data = load_checkpoint(path, trust=bool(spec.trust_checkpoint)).data
+    except Exception:  # noqa: BLE001 - refused or broken: the cell's build says why
+        return False
+    hp = data.get("hyper_parameters") if isinstance(data, dict) else None
+    return isinstance(hp, dict) and hp.get("task") == "segmentation"
+
+
 def check_sources(sources: Sequence[SourceSpec]) -> None:
     """Refuse up front what no cell could build: a missing source or option file."""
     from .files import check_input_file
@@ -292,6 +320,8 @@ def check_sources(sources: Sequence[SourceSpec]) -> None:
     if not sources:
         raise EdgepackError("no sources: give SOURCE arguments or a --config file with [[source]] tables")
     for spec in sources:
+        if _is_segmentation_source(spec):
+            raise EdgepackError(SEGMENTATION_REFUSED.format(source=spec.source))
         if not spec.source.startswith("timm:"):
             check_input_file(spec.source, "model source")
         for what in ("weights", "labels"):
@@ -468,11 +498,9 @@ def run_build(cell: Cell, opts: MatrixOptions, output: pathlib.Path) -> dict:
         return {"status": "failed", "exit_code": proc.returncode,
                 "reason": f"{kind}: {one_line(reason or f'exit status {proc.returncode}')[:300]}"}
     manifest = doc.get("manifest") or {}
-    if manifest.get("task") == "segmentation":
-        # its reference rows (timm's classifier transform) and accuracy columns do not apply
-        raise EdgepackError(f"{cell.source.source}: is a segmentation model; edgepack matrix compares classifiers and "
-                            "embedding models; build each segmentation variant with 'edgepack build' and time them "
-                            "with 'edgepack bench'")
+    if manifest.get("task") == "segmentation":  # e.g. a --model-class module: caught only once built
+        output.unlink(missing_ok=True)
+        raise EdgepackError(SEGMENTATION_REFUSED.format(source=cell.source.source))
     val = manifest.get("validation") or {}
     agreement = judged_agreement(val)
     return {

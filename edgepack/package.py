@@ -15,7 +15,6 @@ import math
 import os
 import pathlib
 import shutil
-import stat
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from .compat import (MIN_BACKPORT_VERSION, backport_in_place, bytecode_version, 
                      operator_problems)
 from .errors import EdgepackError, ValidationError
 from .export import _first_line, script_or_trace
-from .files import check_input_file, sha256_file
+from .files import check_input_file, check_output_target, sha256_file
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .optimize import OPTIMIZE_MODES, variants, xnnpack_available
 from .pipeline import (EmbeddingNetwork, ImagePipeline, SegmentationNetwork, SegmentationPipeline, TensorPipeline,
@@ -37,7 +36,7 @@ from .runtimes import OPERATOR_LIST_RUNTIMES, runtime_operators
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size, resolve_config
 from .segmenter import RESIZE_POLICIES, crop_mode_for, policy_for
 from .sources import ModelSource, default_output_name, load_source
-from .seg_validate import (MaskComparison, MaskSpec, check_mask_classes, compare_masks, ground_truth_miou, read_mask,
+from .seg_validate import (MaskComparison, MaskSpec, check_binary_truths, check_mask_classes, compare_masks, ground_truth_miou, read_mask,
                            segmentation_items)
 from .validate import (Comparison, _round, accuracy, compare, list_images, load_lite, retrieval_agreement, run_all,
                        synthetic_images)
@@ -53,7 +52,7 @@ EMBEDDING_MIN_COSINE = {"float": 0.9999, "int8": 0.99}
 # loss against ground-truth masks (when --val has them), unless the options say otherwise.
 SEGMENTATION_MIN_PIXEL_AGREEMENT = {"float": 0.995, "int8": 0.95}
 SEGMENTATION_MAX_MIOU_DROP = {"float": 0.005, "int8": 0.02}
-MAX_MASK_CLASSES = 256  # the mask is uint8
+MAX_MASK_CLASSES = 255  # the mask is uint8, and 255 marks unlabelled pixels in ground-truth masks
 DEFAULT_RTOL = 1e-3
 
 
@@ -354,26 +353,6 @@ def _name_taken(out: pathlib.Path) -> bool:
     return True
 
 
-def check_output_target(out: pathlib.Path) -> None:
-    """Refuse an output path that names something other than a regular file (or a symlink to
-    one): a FIFO, a socket, a device such as /dev/null, or a link to one. --force replaces
-    files, never those: writing would hang or do nothing, and replacing them breaks the system."""
-    try:
-        st = os.stat(out)  # follows symlinks: a link to /dev/null is a device here
-    except (FileNotFoundError, NotADirectoryError):
-        return  # free (or a dangling symlink, which --force may replace)
-    except OSError as exc:
-        raise EdgepackError(f"{out}: cannot check the output path ({exc.strerror or exc})") from None
-    if stat.S_ISREG(st.st_mode):
-        return
-    kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
-            else "a socket" if stat.S_ISSOCK(st.st_mode)
-            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
-    via = " (through a symlink)" if os.path.islink(out) else ""
-    raise EdgepackError(f"{out}: is {kind}{via}, not a regular file; edgepack writes model files only to "
-                        "regular files, and --force does not replace anything else: choose another -o path")
-
-
 def _tmp_path(out: pathlib.Path, tag: str) -> pathlib.Path:
     return out.with_name(f".{out.name}.{os.getpid()}.{tag}.tmp")
 
@@ -607,6 +586,7 @@ def _segmentation_inputs(opts: BuildOptions, spec: MaskSpec) -> ValidationSet:
                 check_mask_classes(truth, spec.num_classes, mask_path)
             truths.append(truth)
         user += [True] * len(items)
+        check_binary_truths(truths, spec.num_classes, opts.val)
         with_truth = sum(t is not None for t in truths)
         described += f" + {len(items)} images from --val" + (f" ({with_truth} with masks)" if with_truth else "")
     return ValidationSet(images, [None] * len(images), user, described, truths=truths, mask_spec=spec)
@@ -701,7 +681,7 @@ def _prepare_segmentation(source: str, src: ModelSource, opts: BuildOptions, out
            + ("mask at the frame's resolution" if output == "mask" else "per-class map at the network's resolution"))
     return Prepared(out=out, src=src, labels=labels, task="segmentation",
                     activation="sigmoid" if binary else "softmax", pre_cfg=pre_cfg, image_input=True, stages=stages,
-                    notes=notes, opts=opts, mask=MaskSpec(k, output, binary), net_output=net_output)
+                    notes=notes, opts=opts, mask=MaskSpec(k, output, binary, pre_cfg), net_output=net_output)
 
 
 def _probe_logits(src: ModelSource, source: str, size) -> List[int]:
@@ -747,7 +727,7 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
     prep = prepare(source, opts, report, ".ptl")
     opts = prep.opts
     out, src, labels, stages, notes = prep.out, prep.src, prep.labels, prep.stages, prep.notes
-    task, activation, pre_cfg, image_input = prep.task, prep.activation, prep.pre_cfg, prep.image_input
+    task, pre_cfg, image_input = prep.task, prep.pre_cfg, prep.image_input
     channels_last = opts.channels_last
     if channels_last is None:
         channels_last = opts.optimize in ("auto", "xnnpack") and xnnpack_available()
@@ -784,6 +764,8 @@ def build_ptl(source: str, opts: BuildOptions, report: Reporter = _stderr) -> Bu
         scripted = stages.run("script", _script_pipeline, wrap(exported))
         float_outputs = stages.run("reference", run_all, float_reference, inputs)
         check_finite_reference(float_outputs, vset)
+        if prep.segmentation:
+            stages.run("reference", check_finite_logits, src.model, preprocess, vset)
         # Quantized builds: the optimiser is checked against the unoptimised quantized module, and
         # the quantization error separately against the float model (min agreement).
         packed_reference = (stages.run("reference", _run_quantized, wrap(network).eval(), inputs)
@@ -848,6 +830,14 @@ def check_finite_reference(outputs, vset: ValidationSet, what: str = "float") ->
     raise EdgepackError(f"{model} outputs NaN or inf on {len(bad)} of {len(outputs)} validation inputs: the model "
                         "is broken, not the packaging (check its weights, e.g. BatchNorm running_var < 0, or "
                         "--mean/--std); nothing written")
+
+
+def check_finite_logits(network: torch.nn.Module, preprocess: torch.nn.Module, vset: ValidationSet) -> None:
+    """A segmentation mask hides NaN logits (argmax picks a class anyway): check the float
+    network's logits on every validation input, as `check_finite_reference` checks outputs."""
+    with torch.no_grad():
+        logits = [network(preprocess(x)) for x in vset.inputs]
+    check_finite_reference(logits, vset)
 
 
 def _finite_figures(figures: dict) -> dict:

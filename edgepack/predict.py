@@ -113,23 +113,15 @@ class Predictor:
 
     def frame_mask(self, out: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """The class mask at the frame's size: the file's own mask, or the argmax of its per-class
-        map mapped onto the frame as the manifest's resize policy says (nearest neighbour)."""
+        map mapped onto the frame as the manifest's resize policy says (`masks.map_to_frame`)."""
         if self.output.get("kind") == "mask":
             return out
+        from .masks import map_to_frame
+
         mask = (out[0] > 0.5).to(torch.uint8) if out.shape[0] == 1 else out.argmax(0).to(torch.uint8)
         pre = self.manifest.get("preprocess") or {}
-        if pre.get("resize_policy") == "letterbox":
-            cfg = PreprocessConfig.from_data_config(pre)
-            net_h, net_w = cfg.input_size
-            rh, rw = ImagePreprocess(cfg).resized_size(height, width)
-            sy, sx = mask.shape[0] / net_h, mask.shape[1] / net_w
-            top, left = (net_h - rh) // 2, (net_w - rw) // 2
-            # at least one map row/column, as the app keeps it, for frames thinner than a map pixel
-            y0, x0 = min(round(top * sy), mask.shape[0] - 1), min(round(left * sx), mask.shape[1] - 1)
-            mask = mask[y0:max(y0 + 1, round((top + rh) * sy)), x0:max(x0 + 1, round((left + rw) * sx))]
-        from .masks import resize_mask
-
-        return resize_mask(mask, height, width)
+        cfg = PreprocessConfig.from_data_config(pre) if pre.get("resize_policy") == "letterbox" else None
+        return map_to_frame(mask, height, width, cfg)
 
     def segment_file(self, path, max_pixels: int = DEFAULT_MAX_PIXELS, mask_out=None, overlay_out=None) -> dict:
         """One image through a segmentation file: class shares, and the mask / overlay PNGs on request."""

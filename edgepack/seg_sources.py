@@ -21,29 +21,17 @@ import torch
 from torch import nn
 
 from .errors import EdgepackError
+from .export import _first_line
 from .files import check_input_file, sha256_file
+from .loading import ModelSource, _read_state_dict_file, check_arch, load_weights, strip_wrapper_prefixes
 from .models import plain_data_config
-from .segmenter import LIGHT_DECODER, create_segmentation_network, segmentation_data_config
+from .segmenter import LIGHT_DECODER, create_segmentation_network, segmentation_data_config, smp_module
 
 DEFAULT_SIZE = 512  # network input side when a source carries no data config
 SMP_CONFIG = "config.json"
 SMP_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 MAX_CONFIG_BYTES = 1 << 20
 INIT_SEED = 0
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-def smp_module():
-    """segmentation_models_pytorch, or a one-line error naming the extra that installs it."""
-    try:
-        import segmentation_models_pytorch as smp
-    except ImportError:
-        raise EdgepackError("this source needs segmentation_models_pytorch: pip install 'edgepack[segmentation]'") from None
-    return smp
 
 
 def smp_architectures() -> List[str]:
@@ -62,8 +50,9 @@ def _default_data_config(notes: List[str], what: str) -> dict:
 
 
 def _divisor(model: nn.Module) -> int:
-    """Input sides must be multiples of this (smp encoders refuse others; edgepack's light decoder
-    adds its levels, which needs stride-32 alignment)."""
+    """Input sides must be multiples of this: smp encoders refuse others; edgepack's light decoder
+    would run at any size, but only multiples of its coarsest stride (32) keep every level's grid
+    aligned with the input, so that the merged levels describe the same pixels."""
     stride = getattr(getattr(model, "encoder", None), "output_stride", None)
     if isinstance(stride, int) and stride > 0 and getattr(model, "requires_divisible_input_shape", True):
         return stride
@@ -80,13 +69,40 @@ def _plain(value) -> bool:
     return False
 
 
-def _smp_kwargs(config: dict, where: str, notes: List[str]) -> Dict[str, Any]:
-    """The constructor's arguments from an smp config, made safe: no weight downloads, no
-    activation inside the model (the packaged pipeline applies its own argmax/softmax)."""
+def check_encoder_name(name, where: str) -> None:
+    """An smp encoder name that names code installed here: one of smp's encoders, or `tu-` + a
+    timm architecture. timm also resolves "hf-hub:org/repo" (a download) and "local-dir:PATH" (a
+    file read) names; a config file must not be able to do either behind edgepack's loader."""
+    smp = smp_module()
+    if not isinstance(name, str) or ":" in name:
+        raise EdgepackError(f"{where}: encoder_name {name!r} is not an installed encoder (smp encoders or tu-<timm "
+                            "architecture>; hub and local-dir names are refused)")
+    if name.startswith("tu-"):
+        check_arch(name[len("tu-"):])
+    elif name not in smp.encoders.get_encoder_names():
+        raise EdgepackError(f"{where}: encoder_name {name!r} is not an smp encoder (see "
+                            "segmentation_models_pytorch.encoders.get_encoder_names(), or tu-<timm architecture>)")
+
+
+def _smp_kwargs(cls, config: dict, where: str, notes: List[str]) -> Dict[str, Any]:
+    """The constructor's arguments from an smp config, made safe: only parameters the class names
+    (nothing reaches the encoder through **kwargs, where timm would take e.g. checkpoint_path), an
+    installed encoder, no weight downloads, no activation inside the model (the packaged
+    pipeline applies its own argmax/softmax)."""
+    import inspect
+
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     bad = [k for k, v in kwargs.items() if not _plain(v)]
     if bad:
         raise EdgepackError(f"{where}: '{bad[0]}' is not plain data")
+    params = inspect.signature(cls.__init__).parameters
+    named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+    unknown = sorted(set(kwargs) - named)
+    if unknown:
+        raise EdgepackError(f"{where}: {unknown[0]!r} is not a parameter of smp.{cls.__name__} (refused: extra "
+                            "arguments would reach the encoder's constructor)")
+    check_encoder_name(kwargs.get("encoder_name", params["encoder_name"].default
+                                  if "encoder_name" in params else None), where)
     if kwargs.get("encoder_weights") is not None:
         notes.append(f"encoder_weights {kwargs['encoder_weights']!r} in the config ignored: the trained weights "
                      "come from the folder, nothing is downloaded")
@@ -99,13 +115,17 @@ def _smp_kwargs(config: dict, where: str, notes: List[str]) -> Dict[str, Any]:
 
 
 def _read_weights(path: pathlib.Path, trust: bool) -> Dict[str, Any]:
-    from .sources import _read_state_dict_file, strip_wrapper_prefixes
-
     state_dict, _ = _read_state_dict_file(path, trust)
     return strip_wrapper_prefixes(state_dict)
 
 
 def _build(what: str, make):
+    """Construct a model with the hub offline (belt and braces: nothing here may download) and a
+    seeded initialisation (the weights are overwritten; untrained sources stay reproducible)."""
+    import os
+
+    offline = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(INIT_SEED)
@@ -114,12 +134,15 @@ def _build(what: str, make):
         raise
     except Exception as exc:  # smp/torchvision/timm raise many types for bad arguments
         raise EdgepackError(f"{what}: cannot create the model ({_first_line(exc)})") from None
+    finally:
+        if offline is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = offline
 
 
 def from_smp_folder(folder: str, trust: bool = False):
     """A folder written by an smp model's `save_pretrained()`."""
-    from .sources import ModelSource, load_weights
-
     root = pathlib.Path(folder)
     config_path = root / SMP_CONFIG
     if not config_path.is_file():
@@ -143,8 +166,8 @@ def from_smp_folder(folder: str, trust: bool = False):
     if weights is None:
         raise EdgepackError(f"{folder}: no weights ({' or '.join(SMP_WEIGHTS)}) next to {SMP_CONFIG}")
     notes: List[str] = []
-    kwargs = _smp_kwargs(config, str(config_path), notes)
     smp = smp_module()
+    kwargs = _smp_kwargs(getattr(smp, name), config, str(config_path), notes)
     model = _build(str(config_path), lambda: getattr(smp, name)(**kwargs))
     load_weights(model, _read_weights(weights, trust), str(weights))
     classes = int(kwargs.get("classes", 1))
@@ -169,9 +192,8 @@ def parse_smp_arch(arch: str):
 
 def from_smp_state_dict(path: str, arch: str, trust: bool = False):
     """An smp model's `state_dict()` file; the class count comes from the segmentation head."""
-    from .sources import ModelSource, load_weights
-
     name, encoder = parse_smp_arch(arch)
+    check_encoder_name(encoder, f"--arch {arch}")
     state_dict = _read_weights(pathlib.Path(path), trust)
     head = state_dict.get("segmentation_head.0.weight")
     if not isinstance(head, torch.Tensor) or head.dim() != 4:
@@ -209,8 +231,6 @@ def from_torchvision(name: str, weights: Optional[str] = None, num_classes: Opti
     state dict; an auxiliary head in it is rebuilt and ignored at inference)."""
     import torchvision
 
-    from .sources import ModelSource, load_weights
-
     names = torchvision_names()
     if name not in names:
         raise EdgepackError(f"torchvision:{name}: not a torchvision segmentation model ({', '.join(names)})")
@@ -245,8 +265,6 @@ def from_torchvision(name: str, weights: Optional[str] = None, num_classes: Opti
 def from_segmenter_checkpoint(ckpt_path: pathlib.Path, hp: dict, state_dict: Dict[str, Any], labels, info: dict,
                               notes: List[str], num_classes: Optional[int] = None):
     """edgepack's `SemanticSegmenter`: rebuilt from its hyper-parameters (encoder, decoder, classes)."""
-    from .sources import ModelSource, check_arch, load_weights
-
     encoder, decoder, n = hp.get("encoder"), hp.get("decoder", LIGHT_DECODER), hp.get("num_classes")
     if not isinstance(encoder, str) or not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise EdgepackError(f"{ckpt_path}: a segmentation checkpoint must name its encoder and num_classes")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import pathlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -34,6 +34,15 @@ class MaskSpec:
     num_classes: int  # mask values 0..num_classes-1 (2 for a one-channel binary model)
     output: str = "mask"  # or "probabilities"
     binary: bool = False
+    pre_cfg: Optional[object] = None  # the bundled PreprocessConfig: maps a per-class map onto the frame
+
+    def frame_mask(self, output: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The mask at a `height` x `width` frame's size (a per-class map's argmax mapped onto it)."""
+        if self.output == "mask":
+            return output
+        from .masks import map_to_frame
+
+        return map_to_frame(self.mask(output), height, width, self.pre_cfg)
 
     def mask(self, output: torch.Tensor) -> torch.Tensor:
         if self.output == "mask":
@@ -85,6 +94,16 @@ def check_mask_classes(mask: torch.Tensor, num_classes: int, path) -> None:
     if labelled.numel() and int(labelled.max()) >= num_classes:
         raise EdgepackError(f"{path}: mask value {int(labelled.max())} is not a class of this {num_classes}-class model "
                             f"(values 0..{num_classes - 1}, {IGNORE_INDEX} = unlabelled)")
+
+
+def check_binary_truths(truths: Sequence[Optional[torch.Tensor]], num_classes: int, directory) -> None:
+    """0/255 is a common way to store binary masks; read as class 0 + unlabelled, every foreground
+    pixel would be left out of the mIoU. A two-class set whose masks hold 255 but never 1 is refused."""
+    given = [t for t in truths if t is not None]
+    if num_classes == 2 and any(bool((t == IGNORE_INDEX).any()) for t in given) \
+            and not any(bool((t == 1).any()) for t in given):
+        raise EdgepackError(f"{directory}: the masks hold 0 and {IGNORE_INDEX} only, and {IGNORE_INDEX} means unlabelled: "
+                            "the foreground would not be measured; store foreground pixels as 1")
 
 
 @dataclass
@@ -152,7 +171,7 @@ def compare_masks(reference: Sequence[torch.Tensor], candidate: Sequence[torch.T
 def ground_truth_miou(outputs: Sequence[torch.Tensor], truths: Sequence[Optional[torch.Tensor]],
                       spec: MaskSpec) -> Optional[dict]:
     """mIoU (and per-class IoU) of the outputs' masks against the ground truth, or None without any."""
-    pairs = [(spec.mask(o), t) for o, t in zip(outputs, truths) if t is not None]
+    pairs = [(spec.frame_mask(o, int(t.shape[0]), int(t.shape[1])), t) for o, t in zip(outputs, truths) if t is not None]
     if not pairs:
         return None
     total = sum(confusion(m.clamp(max=spec.num_classes - 1), t, spec.num_classes) for m, t in pairs)

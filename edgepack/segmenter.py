@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import EdgepackError
 from .models import plain_data_config
 
 LIGHT_DECODER = "light"
@@ -87,13 +88,20 @@ class TimmSegmenter(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+def smp_module():
+    """segmentation_models_pytorch, or a one-line error naming the extra that installs it."""
+    try:
+        import segmentation_models_pytorch as smp
+    except ImportError:
+        raise EdgepackError("this source needs segmentation_models_pytorch: pip install 'edgepack[segmentation]'") from None
+    return smp
+
+
 def create_segmentation_network(encoder: str, decoder: str, num_classes: int,
                                 decoder_channels: int = 64) -> nn.Module:
     """The network of a `SemanticSegmenter` with these settings (no weights are fetched)."""
     if decoder == LIGHT_DECODER:
         return TimmSegmenter(encoder, num_classes, decoder_channels)
-    from .seg_sources import smp_module
-
     smp = smp_module()
     # encoder_weights=None: smp would otherwise download ImageNet weights for the encoder.
     return smp.create_model(decoder, encoder_name=f"tu-{encoder}", encoder_weights=None, classes=num_classes)

@@ -101,6 +101,12 @@ def main(argv=None):
     torch.set_num_threads(2)
     val_dir = pathlib.Path(args.val_dir)
     if val_dir.exists():
+        # regenerated from the seed; only a folder this script wrote (images/ + masks/ of PNGs) is removed
+        entries = {p.name for p in val_dir.iterdir()}
+        pngs = all(p.suffix == ".png" for sub in ("images", "masks") if (val_dir / sub).is_dir()
+                   for p in (val_dir / sub).iterdir())
+        if not (entries <= {"images", "masks"} and pngs):
+            sys.exit(f"{val_dir}: exists and is not a generated images/ + masks/ folder; choose another --val-dir")
         shutil.rmtree(val_dir)
     shapes.generate_segmentation(val_dir, args.val_scenes, seed=args.seed + 1)
 

@@ -394,7 +394,7 @@ def test_model_class_segmentation(cli, tmp_path, monkeypatch):
     assert m["source"]["loader"] == "test_segmentation:TinySegModule"
     # the same module's checkpoint as a classifier: its forward is not [N, K]
     res = cli("build", ckpt, "--model-class", "test_segmentation:TinySegModule", "-o", tmp_path / "c.ptl", expect=2)
-    assert "[N, num_classes]" in one_line_error(res)
+    assert "pass --task segmentation" in one_line_error(res)
 
 
 # --- bad input -------------------------------------------------------------------------------------
@@ -564,5 +564,101 @@ def test_palette_is_the_android_apps():
 
 
 def test_matrix_refuses_a_segmentation_source(cli, tiny_seg_ckpt, tmp_path):
+    """Up front, before any cell is built."""
     res = cli("matrix", tiny_seg_ckpt, "--formats", "ptl", "--quantize", "none", "-o", tmp_path / "m", expect=2)
     assert "is a segmentation model" in one_line_error(res)
+    assert not list((tmp_path / "m").glob("*.ptl")) if (tmp_path / "m").exists() else True
+    res = cli("matrix", "torchvision:lraspp_mobilenet_v3_large", "-o", tmp_path / "m2", expect=2)
+    assert "is a segmentation model" in one_line_error(res)
+
+
+def test_probabilities_file_is_judged_on_ground_truth_masks(cli, tiny_seg_ckpt, seg_dir, tmp_path):
+    """A per-class map file with --val masks: its argmax is mapped onto each frame (masks.map_to_frame)
+    before the ground-truth mIoU, for both resize policies."""
+    for policy in ("squash", "letterbox"):
+        v = _build(cli, tmp_path / f"{policy}.ptl", tiny_seg_ckpt, "--output-kind", "probabilities", "--resize-policy",
+                   policy, "--val", seg_dir)["manifest"]["validation"]
+        assert v["truth_images"] == 8 and v["miou"] is not None and v["passed"]
+
+
+def test_predict_maps_a_probability_map_onto_the_frame_like_the_oracle(cli, tiny_seg_ckpt, net, tmp_path):
+    """predict's mask for a per-class map file: the map's argmax over the letterbox picture box,
+    scaled to the frame with nearest neighbour, computed here by hand (PIL)."""
+    out = tmp_path / "lb.ptl"
+    m = _build(cli, out, tiny_seg_ckpt, "--output-kind", "probabilities", "--resize-policy", "letterbox")["manifest"]
+    from edgepack.predict import Predictor
+
+    predictor = Predictor(out)
+    for h, w in ((300, 90), (61, 143)):
+        frame = random_image(3, (h, w))
+        probs = run_file(out, frame)
+        argmax = probs.argmax(0).numpy().astype(np.uint8)
+        scale = min(64 / h, 64 / w)
+        rh, rw = round(h * scale), round(w * scale)
+        top, left = (64 - rh) // 2, (64 - rw) // 2
+        box = argmax[round(top / 4):round((top + rh) / 4), round(left / 4):round((left + rw) / 4)]
+        expected = np.asarray(Image.fromarray(box, mode="L").resize((w, h), Image.NEAREST))
+        got = predictor.frame_mask(probs, h, w).numpy()
+        assert got.shape == (h, w) and (got == expected).mean() == 1.0
+    assert m["output"]["frame_mapping"].startswith("letterbox")
+
+
+def test_smp_config_cannot_reach_the_hub_or_other_files(cli, tmp_path):
+    model = _smp_unet(2)
+    folder = tmp_path / "f"
+    model.save_pretrained(str(folder))
+    config = json.loads((folder / "config.json").read_text())
+    out = tmp_path / "x.ptl"
+    for edit, words in (({"encoder_name": "tu-hf-hub:someone/model"}, "hub and local-dir names are refused"),
+                        ({"encoder_name": "tu-local-dir:/etc"}, "hub and local-dir names are refused"),
+                        ({"checkpoint_path": "/etc/passwd"}, "not a parameter of smp.Unet"),
+                        ({"encoder_name": "not-an-encoder"}, "not an smp encoder")):
+        (folder / "config.json").write_text(json.dumps(dict(config, **edit)))
+        res = cli("build", folder, "-o", out, "--image-size", "64", expect=2)
+        assert words in one_line_error(res) and not out.exists()
+
+
+def test_zero_255_binary_masks_are_refused(cli, tmp_path, seg_dir):
+    import shutil
+
+    model = _smp_unet(1)
+    folder = tmp_path / "bin"
+    model.save_pretrained(str(folder))
+    val = tmp_path / "val"
+    shutil.copytree(seg_dir, val)
+    for mask in (val / "masks").glob("*.png"):
+        with Image.open(mask) as img:
+            Image.fromarray((np.asarray(img) > 0).astype(np.uint8) * 255, mode="L").save(mask)
+    res = cli("build", folder, "-o", tmp_path / "x.ptl", "--image-size", "64", "--val", val, expect=2)
+    assert "store foreground pixels as 1" in one_line_error(res)
+
+
+def test_nan_logits_on_a_validation_frame_are_refused(cli, tmp_path, monkeypatch):
+    """A mask hides NaN logits (argmax picks a class anyway): the float network's logits are checked."""
+    from conftest import save_lightning_checkpoint
+
+    monkeypatch.chdir(pathlib.Path(__file__).parent)
+    ckpt = save_lightning_checkpoint(tmp_path / "nan.ckpt", NanOnBrightFrames(), {
+        "data_config": {"input_size": [3, 32, 32], "crop_mode": "squash"}})
+    res = cli("build", ckpt, "--model-class", "test_segmentation:NanOnBrightFrames", "--task", "segmentation",
+              "-o", tmp_path / "x.ptl", expect=2)
+    assert "NaN or inf" in one_line_error(res) and not (tmp_path / "x.ptl").exists()
+
+
+class NanOnBrightFrames(torch.nn.Module):
+    """Finite logits on an all-zero input (the build's probe), NaN where the frame is bright."""
+
+    def __init__(self, data_config=None):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y + torch.log(1.5 - x.mean(1, keepdim=True).clamp(max=2.0))
+
+
+def test_mask_and_overlay_paths_must_differ(cli, seg_ptl, seg_dir, tmp_path):
+    image = sorted((seg_dir / "images").glob("*.png"))[0]
+    res = cli("predict", seg_ptl[0], image, "--mask-out", tmp_path / "a.png", "--overlay-out", tmp_path / "a.png",
+              expect=2)
+    assert "would replace the mask" in one_line_error(res) and not (tmp_path / "a.png").exists()

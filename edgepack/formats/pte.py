@@ -490,7 +490,8 @@ def _quantize_pt2e(network: torch.nn.Module, mode: str, batches: List[torch.Tens
 def build_pte(source: str, opts, report) -> "BuildResult":
     from ..integrity import pte_masked_digest, pte_section
     from ..package import (BuildResult, Candidate, LevelUnusable, _release_freed_memory, _tmp_path,
-                           check_finite_reference, figures_line, make_pipeline, prepare, preprocess_manifest, publish,
+                           check_finite_logits, check_finite_reference, figures_line, make_pipeline, prepare,
+                           preprocess_manifest, publish,
                            select_candidate, validation_inputs, validation_section)
     from ..validate import run_all
 
@@ -525,6 +526,8 @@ def build_pte(source: str, opts, report) -> "BuildResult":
                                     "raise --max-side or use smaller validation images")
     float_outputs = stages.run("reference", run_all, wrap(src.model), vset.inputs)
     check_finite_reference(float_outputs, vset)  # a NaN/inf model: say so before any lowering
+    if prep.segmentation:
+        check_finite_logits(src.model, preprocess, vset)
     network, quant_info = src.model, {"mode": "none", "engine": None}
     if opts.quantize:
         from ..quantize import calibration_batches
