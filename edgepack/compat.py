@@ -186,18 +186,15 @@ def _judge(quantized: bool, cmp, embedding: bool = False) -> Optional[str]:
     return None
 
 
-SEG_MIN_PIXEL_AGREEMENT = {"float": 0.995, "int8": 0.95}
-
-
 def _judge_masks(report: dict, manifest: dict, ref_outputs, old_outputs) -> None:
     """A segmentation file in the old runtime: its masks (or the argmax of its per-class maps)
     against this torch's, by pixel agreement."""
-    from .seg_validate import MaskSpec, compare_masks
+    from .seg_validate import SEGMENTATION_MIN_PIXEL_AGREEMENT, MaskSpec, compare_masks
 
     out = manifest.get("output") or {}
     spec = MaskSpec(int(out.get("num_classes", 2)), "mask" if out.get("kind") == "mask" else "probabilities",
                     binary=out.get("activation") == "sigmoid")
-    gate = SEG_MIN_PIXEL_AGREEMENT["int8" if report["quantized"] else "float"]
+    gate = SEGMENTATION_MIN_PIXEL_AGREEMENT["int8" if report["quantized"] else "float"]
     report["criteria"] = f"mask pixel agreement >= {gate}"
     try:
         cmp = compare_masks(ref_outputs, old_outputs, spec)

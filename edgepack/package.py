@@ -36,8 +36,8 @@ from .runtimes import OPERATOR_LIST_RUNTIMES, runtime_operators
 from .preprocess import MAX_SIDE, MIN_SIDE, ImagePreprocess, PreprocessConfig, check_frame_size, resolve_config
 from .segmenter import RESIZE_POLICIES, crop_mode_for, policy_for
 from .sources import ModelSource, default_output_name, load_source
-from .seg_validate import (MaskComparison, MaskSpec, check_binary_truths, check_mask_classes, compare_masks, ground_truth_miou, read_mask,
-                           segmentation_items)
+from .seg_validate import (SEGMENTATION_MIN_PIXEL_AGREEMENT, MaskComparison, MaskSpec, check_binary_truths,
+                           check_mask_classes, compare_masks, ground_truth_miou, read_mask, segmentation_items)
 from .validate import (Comparison, _round, accuracy, compare, list_images, load_lite, retrieval_agreement, run_all,
                        synthetic_images)
 
@@ -50,7 +50,6 @@ BUILD_TASKS = ("classification", "embedding", "segmentation")
 EMBEDDING_MIN_COSINE = {"float": 0.9999, "int8": 0.99}
 # Segmentation builds: minimum share of mask pixels equal to the float model's, and largest mIoU
 # loss against ground-truth masks (when --val has them), unless the options say otherwise.
-SEGMENTATION_MIN_PIXEL_AGREEMENT = {"float": 0.995, "int8": 0.95}
 SEGMENTATION_MAX_MIOU_DROP = {"float": 0.005, "int8": 0.02}
 MAX_MASK_CLASSES = 255  # the mask is uint8, and 255 marks unlabelled pixels in ground-truth masks
 DEFAULT_RTOL = 1e-3
@@ -856,8 +855,6 @@ def _agreement(reference, outputs, vset: ValidationSet, task: str = "classificat
     Embeddings: top-1 retrieval agreement (each input's nearest neighbour among the others is the
     same by the file's vectors as by the float model's), among the --val images when there are at
     least three of them, else among all inputs."""
-    if vset.mask_spec is not None:
-        return compare_masks(reference, outputs, vset.mask_spec).pooled_agreement(_judged_user(vset))
     if task == "embedding":
         pairs = _judged_pairs(reference, outputs, vset, at_least=3)
         return retrieval_agreement([r for r, _ in pairs], [o for _, o in pairs])
@@ -973,7 +970,7 @@ def _judge_embedding(opts: BuildOptions, vs_packed: Comparison, vs_float: Compar
     return None, False
 
 
-def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: float,
+def _judge(opts: BuildOptions, vs_packed: Comparison, vs_float: Comparison, agreement: Optional[float],
            vset: Optional[ValidationSet] = None) -> tuple:
     """(why the candidate fails or None, whether less optimisation could help)."""
     if opts.task == "embedding":
@@ -1046,7 +1043,9 @@ def select_candidate(levels, opts: BuildOptions, vset: ValidationSet, float_outp
             continue
         vs_float = _compare(vset, float_outputs, cand.outputs)
         vs_packed = _compare(vset, packed_reference, cand.outputs) if opts.quantize else vs_float
-        reason, retry = _judge(opts, vs_packed, vs_float, _agreement(float_outputs, cand.outputs, vset, opts.task),
+        # segmentation judges its MaskComparison directly: no agreement to compute a second time
+        agreement = None if opts.task == "segmentation" else _agreement(float_outputs, cand.outputs, vset, opts.task)
+        reason, retry = _judge(opts, vs_packed, vs_float, agreement,
                                vset)
         if reason is None:
             if last is not None:

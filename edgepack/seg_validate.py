@@ -25,6 +25,9 @@ from .segmenter import IGNORE_INDEX, confusion, iou_per_class, mean_iou
 from .validate import IMAGE_SUFFIXES, list_images
 
 MASK_FOLDERS = ("images", "masks")
+# Minimum share of a file's mask pixels equal to the reference's, by default: the build's gate
+# against the float model (edgepack.package) and `check`'s against this torch (edgepack.compat).
+SEGMENTATION_MIN_PIXEL_AGREEMENT = {"float": 0.995, "int8": 0.95}
 
 
 @dataclass(frozen=True)
